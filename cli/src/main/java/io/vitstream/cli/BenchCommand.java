@@ -1,0 +1,18 @@
+package io.vitstream.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code vitstream bench}: benchmarks that print tables. */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Benchmarks (tables on stdout). Speed is measured here, never in tests.",
+        subcommands = {BenchModelCommand.class})
+final class BenchCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+}

@@ -1,0 +1,109 @@
+package io.vitstream.cli;
+
+import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.data.LabeledImages;
+import io.vitstream.evaluation.EvalResult;
+import io.vitstream.evaluation.Evaluator;
+import io.vitstream.util.Json;
+import io.vitstream.util.UserError;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code vitstream evaluate}: accuracy, per-class accuracy, confusion matrix and throughput of a model artifact. */
+@Command(name = "evaluate", mixinStandardHelpOptions = true,
+        description = {
+            "Evaluate a model artifact on the Fashion-MNIST test set (or an image folder).",
+            "Prints accuracy, per-class accuracy and the confusion matrix; with --json, one JSON object on the last line."
+        })
+final class EvaluateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", required = true, description = "Model directory (manifest.json + weights).")
+    Path model;
+
+    @Mixin
+    DataOptions data;
+
+    @Option(names = "--limit", description = "Evaluate only the first N test images.")
+    Integer limit;
+
+    @Option(names = "--batch", defaultValue = "64", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--json", description = "Print one JSON object on the last line.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        if (batch < 1) {
+            throw new UserError("--batch must be positive, got " + batch);
+        }
+        if (limit != null && limit < 1) {
+            throw new UserError("--limit must be positive, got " + limit);
+        }
+        try (ModelArtifact.Loaded loaded = ModelArtifact.load(model)) {
+            LabeledImages test = data.test(loaded.manifest().input().height());
+            if (limit != null) {
+                test = test.limit(limit);
+            }
+            if (test.classNames().size() != loaded.manifest().classNames().size()) {
+                throw new UserError("the data has " + test.classNames().size() + " classes, the model "
+                        + loaded.manifest().classNames().size());
+            }
+            EvalResult r = Evaluator.evaluate(loaded.model(), loaded.manifest().input(), test, batch);
+            PrintWriter out = spec.commandLine().getOut();
+            List<String> names = loaded.manifest().classNames();
+            out.printf(Locale.ROOT, "model %s (%s): accuracy %.4f on %d images, %.0f images/s at batch %d, %.2f MFLOPs/image%n",
+                    loaded.manifest().version(), model, r.accuracy(), r.count(), r.imagesPerSecond(), batch,
+                    loaded.manifest().flopsPerImage() / 1e6);
+            double[] perClass = r.perClassAccuracy();
+            out.println("per-class accuracy:");
+            for (int c = 0; c < names.size(); c++) {
+                out.printf(Locale.ROOT, "  %-12s %.4f%n", names.get(c), perClass[c]);
+            }
+            out.println("confusion matrix (rows: true class, columns: predicted):");
+            StringBuilder header = new StringBuilder("             ");
+            for (int c = 0; c < names.size(); c++) {
+                header.append(String.format(Locale.ROOT, "%6d", c));
+            }
+            out.println(header);
+            for (int t = 0; t < names.size(); t++) {
+                StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "  %2d %-9.9s", t, names.get(t)));
+                for (int p = 0; p < names.size(); p++) {
+                    row.append(String.format(Locale.ROOT, "%6d", r.confusion()[t][p]));
+                }
+                out.println(row);
+            }
+            if (json) {
+                Map<String, Object> j = new LinkedHashMap<>();
+                j.put("model", model.toString());
+                j.put("model_version", loaded.manifest().version());
+                j.put("accuracy", r.accuracy());
+                j.put("images", r.count());
+                j.put("images_per_second", r.imagesPerSecond());
+                j.put("flops_per_image", loaded.manifest().flopsPerImage());
+                j.put("batch", batch);
+                Map<String, Double> pc = new LinkedHashMap<>();
+                for (int c = 0; c < names.size(); c++) {
+                    pc.put(names.get(c), perClass[c]);
+                }
+                j.put("per_class_accuracy", pc);
+                j.put("confusion", r.confusion());
+                out.println(Json.MAPPER.writeValueAsString(j));
+            }
+            out.flush();
+        }
+        return 0;
+    }
+}

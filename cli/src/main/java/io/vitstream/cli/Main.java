@@ -1,0 +1,68 @@
+package io.vitstream.cli;
+
+import io.vitstream.util.UserError;
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Entry point of {@code ./vitstream}: one subcommand per job. */
+@Command(
+        name = "vitstream",
+        mixinStandardHelpOptions = true,
+        version = "vitstream 0.1.0",
+        description = "Adaptive Vision Transformer inference on Kafka: train, evaluate and benchmark ViTs.",
+        subcommands = {TrainCommand.class, EvaluateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns the exit code (tests call this). */
+    public static int run(String... args) {
+        return commandLine().execute(args);
+    }
+
+    static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler(Main::handle);
+        cl.setParameterExceptionHandler(Main::handleParameter);
+        return cl;
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** User errors print one line and exit 2; anything else is a bug and keeps its stack trace (exit 1). */
+    private static int handle(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
+        PrintWriter err = cl.getErr();
+        if (e instanceof UserError || e instanceof IllegalArgumentException) {
+            err.println("error: " + oneLine(e.getMessage()));
+            err.flush();
+            return 2;
+        }
+        e.printStackTrace(err);
+        err.flush();
+        return 1;
+    }
+
+    private static int handleParameter(CommandLine.ParameterException e, String[] args) {
+        CommandLine cl = e.getCommandLine();
+        PrintWriter err = cl.getErr();
+        err.println("error: " + oneLine(e.getMessage()) + " (see `vitstream " + cl.getCommandName()
+                + " --help`)".replace("vitstream vitstream", "vitstream"));
+        err.flush();
+        return 2;
+    }
+
+    static String oneLine(String s) {
+        if (s == null) {
+            return "unknown error";
+        }
+        return s.replace('\n', ' ').replace('\r', ' ').trim();
+    }
+}

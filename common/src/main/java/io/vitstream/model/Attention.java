@@ -1,0 +1,114 @@
+package io.vitstream.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+
+/**
+ * Multi-head self-attention with its own head count and head width.
+ *
+ * <p>Input (B, N, D) and optionally an additive attention bias broadcastable to (B, H, N, N) (0 for tokens that may be
+ * attended, a large negative number for tokens that may not). Output (B, N, D) and the attention of the CLS query
+ * averaged over heads, (B, N), which token pruning uses as a saliency signal.
+ *
+ * <p>Weight layout (relied on by structured pruning): {@code qkv.weight} is (3 * H * Dh, D) with rows ordered
+ * [Q head 0..H-1 | K head 0..H-1 | V head 0..H-1], each head Dh contiguous rows; {@code proj.weight} is (D, H * Dh).
+ */
+public final class Attention extends AbstractBlock {
+    private final int dim;
+    private final int heads;
+    private final int headDim;
+    private final Linear qkv;
+    private final Linear proj;
+
+    private Attention(Builder builder) {
+        this.dim = builder.dim;
+        this.heads = builder.heads;
+        this.headDim = builder.headDim;
+        this.qkv = addChildBlock("qkv", Linear.builder().setUnits(3L * heads * headDim).build());
+        this.proj = addChildBlock("proj", Linear.builder().setUnits(dim).build());
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        NDArray x = inputs.get(0);
+        long b = x.getShape().get(0);
+        long n = x.getShape().get(1);
+        NDArray qkvOut = qkv.forward(ps, new NDList(x), training).singletonOrThrow();
+        qkvOut = qkvOut.reshape(b, n, 3, heads, headDim).transpose(2, 0, 3, 1, 4); // (3, B, H, N, Dh)
+        NDArray q = qkvOut.get(0).mul(1.0 / Math.sqrt(headDim));
+        NDArray k = qkvOut.get(1);
+        NDArray v = qkvOut.get(2);
+        NDArray logits = q.matMul(k.swapAxes(2, 3)); // (B, H, N, N)
+        if (inputs.size() > 1) {
+            logits = logits.add(inputs.get(1));
+        }
+        NDArray attention = logits.softmax(-1);
+        NDArray out = attention.matMul(v).transpose(0, 2, 1, 3).reshape(b, n, (long) heads * headDim);
+        out = proj.forward(ps, new NDList(out), training).singletonOrThrow();
+        NDArray clsAttention = attention.get(":, :, 0, :").mean(new int[] {1}); // (B, N)
+        return new NDList(out, clsAttention);
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        Shape in = inputShapes[0];
+        return new Shape[] {in, new Shape(in.get(0), in.get(1))};
+    }
+
+    @Override
+    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+        Shape in = inputShapes[0];
+        qkv.initialize(manager, dataType, in);
+        proj.initialize(manager, dataType, new Shape(in.get(0), in.get(1), (long) heads * headDim));
+    }
+
+    public int heads() {
+        return heads;
+    }
+
+    public int headDim() {
+        return headDim;
+    }
+
+    /** Builder: {@code setDim}, {@code setHeads}, {@code setHeadDim} are required. */
+    public static final class Builder {
+        private int dim;
+        private int heads;
+        private int headDim;
+
+        public Builder setDim(int dim) {
+            this.dim = dim;
+            return this;
+        }
+
+        public Builder setHeads(int heads) {
+            this.heads = heads;
+            return this;
+        }
+
+        public Builder setHeadDim(int headDim) {
+            this.headDim = headDim;
+            return this;
+        }
+
+        public Attention build() {
+            if (dim < 1 || heads < 1 || headDim < 1) {
+                throw new IllegalArgumentException(
+                        "Attention needs positive dim, heads and head_dim, got " + dim + ", " + heads + ", " + headDim);
+            }
+            return new Attention(this);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+package io.vitstream.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Activation;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.convolutional.Conv2d;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.TruncatedNormalInitializer;
+import ai.djl.util.PairList;
+
+/**
+ * Image to tokens: optional 3x3 convolutional stem (GELU), non-overlapping patch projection, a CLS token in front and
+ * learned position embeddings.
+ *
+ * <p>Input (B, C, H, W), output (B, 1 + (H/P)(W/P), D).
+ */
+public final class TokenEmbedding extends AbstractBlock {
+    private final VitConfig config;
+    private final Conv2d stem;
+    private final Conv2d patch;
+    private final Parameter clsToken;
+    private final Parameter positions;
+
+    private TokenEmbedding(Builder builder) {
+        this.config = builder.config;
+        int p = config.patchSize();
+        this.stem = config.stemChannels() > 0
+                ? addChildBlock("stem", Conv2d.builder()
+                        .setKernelShape(new Shape(3, 3))
+                        .optPadding(new Shape(1, 1))
+                        .setFilters(config.stemChannels())
+                        .build())
+                : null;
+        this.patch = addChildBlock("patch", Conv2d.builder()
+                .setKernelShape(new Shape(p, p))
+                .optStride(new Shape(p, p))
+                .setFilters(config.dim())
+                .build());
+        this.clsToken = addParameter(Parameter.builder()
+                .setName("cls")
+                .setType(Parameter.Type.OTHER)
+                .optShape(new Shape(1, 1, config.dim()))
+                .optInitializer(new TruncatedNormalInitializer(0.02f))
+                .build());
+        this.positions = addParameter(Parameter.builder()
+                .setName("positions")
+                .setType(Parameter.Type.OTHER)
+                .optShape(new Shape(1, config.numTokens(), config.dim()))
+                .optInitializer(new TruncatedNormalInitializer(0.02f))
+                .build());
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        NDArray x = inputs.singletonOrThrow();
+        if (stem != null) {
+            x = Activation.gelu(stem.forward(ps, new NDList(x), training).singletonOrThrow());
+        }
+        x = patch.forward(ps, new NDList(x), training).singletonOrThrow(); // (B, D, G, G)
+        long batch = x.getShape().get(0);
+        x = x.reshape(batch, config.dim(), config.numPatches()).transpose(0, 2, 1); // (B, N, D)
+        NDArray cls = ps.getValue(clsToken, x.getDevice(), training);
+        // Created from a data-derived array so that it lives in the batch's manager, not the model's.
+        NDArray clsRows = x.get(":, :1, :").zerosLike().add(cls);
+        x = NDArrays.concat(new NDList(clsRows, x), 1);
+        return new NDList(x.add(ps.getValue(positions, x.getDevice(), training)));
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {new Shape(inputShapes[0].get(0), config.numTokens(), config.dim())};
+    }
+
+    @Override
+    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+        Shape in = inputShapes[0];
+        Shape patchIn = in;
+        if (stem != null) {
+            stem.initialize(manager, dataType, in);
+            patchIn = stem.getOutputShapes(new Shape[] {in})[0];
+        }
+        patch.initialize(manager, dataType, patchIn);
+    }
+
+    /** Builder; {@link #setConfig} is required. */
+    public static final class Builder {
+        private VitConfig config;
+
+        public Builder setConfig(VitConfig config) {
+            this.config = config;
+            return this;
+        }
+
+        public TokenEmbedding build() {
+            if (config == null) {
+                throw new IllegalArgumentException("TokenEmbedding needs a VitConfig");
+            }
+            return new TokenEmbedding(this);
+        }
+    }
+}

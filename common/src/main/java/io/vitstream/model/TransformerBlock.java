@@ -1,0 +1,98 @@
+package io.vitstream.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.norm.LayerNorm;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+
+/**
+ * Pre-norm transformer block: {@code x + attn(LN(x))}, then {@code x + mlp(LN(x))}.
+ *
+ * <p>Input (B, N, D) and an optional additive attention bias (see {@link Attention}); output (B, N, D) and the CLS
+ * attention (B, N) of this block.
+ */
+public final class TransformerBlock extends AbstractBlock {
+    private final BlockConfig shape;
+    private final LayerNorm norm1;
+    private final Attention attention;
+    private final LayerNorm norm2;
+    private final Mlp mlp;
+
+    private TransformerBlock(Builder builder) {
+        this.shape = builder.shape;
+        this.norm1 = addChildBlock("norm1", LayerNorm.builder().axis(2).optEpsilon(1e-6f).build());
+        this.attention = addChildBlock("attention", Attention.builder()
+                .setDim(builder.dim)
+                .setHeads(shape.heads())
+                .setHeadDim(shape.headDim())
+                .build());
+        this.norm2 = addChildBlock("norm2", LayerNorm.builder().axis(2).optEpsilon(1e-6f).build());
+        this.mlp = addChildBlock("mlp", Mlp.builder().setDim(builder.dim).setHidden(shape.mlpDim()).build());
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        NDArray x = inputs.get(0);
+        NDList attnIn = new NDList(norm1.forward(ps, new NDList(x), training).singletonOrThrow());
+        if (inputs.size() > 1) {
+            attnIn.add(inputs.get(1));
+        }
+        NDList attnOut = attention.forward(ps, attnIn, training);
+        x = x.add(attnOut.get(0));
+        NDArray h = norm2.forward(ps, new NDList(x), training).singletonOrThrow();
+        x = x.add(mlp.forward(ps, new NDList(h), training).singletonOrThrow());
+        return new NDList(x, attnOut.get(1));
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        Shape in = inputShapes[0];
+        return new Shape[] {in, new Shape(in.get(0), in.get(1))};
+    }
+
+    @Override
+    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+        Shape in = inputShapes[0];
+        norm1.initialize(manager, dataType, in);
+        attention.initialize(manager, dataType, in);
+        norm2.initialize(manager, dataType, in);
+        mlp.initialize(manager, dataType, in);
+    }
+
+    public BlockConfig shape() {
+        return shape;
+    }
+
+    /** Builder: {@code setDim} and {@code setShape} are required. */
+    public static final class Builder {
+        private int dim;
+        private BlockConfig shape;
+
+        public Builder setDim(int dim) {
+            this.dim = dim;
+            return this;
+        }
+
+        public Builder setShape(BlockConfig shape) {
+            this.shape = shape;
+            return this;
+        }
+
+        public TransformerBlock build() {
+            if (dim < 1 || shape == null) {
+                throw new IllegalArgumentException("TransformerBlock needs a positive dim and a BlockConfig");
+            }
+            return new TransformerBlock(this);
+        }
+    }
+}

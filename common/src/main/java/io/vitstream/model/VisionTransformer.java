@@ -1,0 +1,119 @@
+package io.vitstream.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.LayerNorm;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * A Vision Transformer whose blocks each have their own head count and MLP width, built from a {@link VitConfig}
+ * alone.
+ *
+ * <p>Input (B, C, H, W) normalised pixels; output (B, K) logits. Children: {@code embedding}, {@code block0} ..
+ * {@code blockL-1}, {@code norm}, {@code head}. The stages are public so that token sparsification can run the same
+ * weights with token selection between blocks.
+ */
+public final class VisionTransformer extends AbstractBlock {
+    private final VitConfig config;
+    private final TokenEmbedding embedding;
+    private final List<TransformerBlock> blocks;
+    private final LayerNorm norm;
+    private final Linear head;
+
+    private VisionTransformer(Builder builder) {
+        this.config = builder.config;
+        this.embedding = addChildBlock("embedding", TokenEmbedding.builder().setConfig(config).build());
+        List<TransformerBlock> list = new ArrayList<>();
+        for (int i = 0; i < config.depth(); i++) {
+            list.add(addChildBlock("block" + i, TransformerBlock.builder()
+                    .setDim(config.dim())
+                    .setShape(config.blocks().get(i))
+                    .build()));
+        }
+        this.blocks = Collections.unmodifiableList(list);
+        this.norm = addChildBlock("norm", LayerNorm.builder().axis(1).optEpsilon(1e-6f).build());
+        this.head = addChildBlock("head", Linear.builder().setUnits(config.numClasses()).build());
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        NDArray x = embed(ps, inputs.singletonOrThrow(), training);
+        for (TransformerBlock block : blocks) {
+            x = block.forward(ps, new NDList(x), training).get(0);
+        }
+        return new NDList(classify(ps, x, training));
+    }
+
+    /** Pixels (B, C, H, W) to tokens (B, N, D). */
+    public NDArray embed(ParameterStore ps, NDArray pixels, boolean training) {
+        return embedding.forward(ps, new NDList(pixels), training).singletonOrThrow();
+    }
+
+    /** Final norm of the CLS token and the classifier: tokens (B, n, D) to logits (B, K). */
+    public NDArray classify(ParameterStore ps, NDArray tokens, boolean training) {
+        NDArray cls = tokens.get(":, 0, :"); // (B, D)
+        NDArray normed = norm.forward(ps, new NDList(cls), training).singletonOrThrow();
+        return head.forward(ps, new NDList(normed), training).singletonOrThrow();
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {new Shape(inputShapes[0].get(0), config.numClasses())};
+    }
+
+    @Override
+    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+        embedding.initialize(manager, dataType, inputShapes[0]);
+        Shape tokens = embedding.getOutputShapes(inputShapes)[0];
+        for (TransformerBlock block : blocks) {
+            block.initialize(manager, dataType, tokens);
+        }
+        Shape cls = new Shape(tokens.get(0), config.dim());
+        norm.initialize(manager, dataType, cls);
+        head.initialize(manager, dataType, cls);
+    }
+
+    public VitConfig config() {
+        return config;
+    }
+
+    public List<TransformerBlock> blocks() {
+        return blocks;
+    }
+
+    /** Input shape for a batch of {@code batch} images. */
+    public Shape inputShape(long batch) {
+        return new Shape(batch, config.channels(), config.imageSize(), config.imageSize());
+    }
+
+    /** Builder: {@link #setConfig} is required. */
+    public static final class Builder {
+        private VitConfig config;
+
+        public Builder setConfig(VitConfig config) {
+            this.config = config;
+            return this;
+        }
+
+        public VisionTransformer build() {
+            if (config == null) {
+                throw new IllegalArgumentException("VisionTransformer needs a VitConfig");
+            }
+            return new VisionTransformer(this);
+        }
+    }
+}

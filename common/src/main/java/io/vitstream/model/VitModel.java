@@ -1,0 +1,153 @@
+package io.vitstream.model;
+
+import ai.djl.Model;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.TruncatedNormalInitializer;
+import ai.djl.util.Pair;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * A DJL {@link Model} holding a {@link VisionTransformer}, with weights addressed by stable dotted names
+ * ({@code block3.attention.qkv.weight}) rather than DJL's order-prefixed ones, so that weights survive structural
+ * changes and are checked by name and shape on load.
+ */
+public final class VitModel implements AutoCloseable {
+    private final Model model;
+    private final VisionTransformer network;
+
+    private VitModel(Model model, VisionTransformer network) {
+        this.model = model;
+        this.network = network;
+    }
+
+    /** Builds and randomly initialises (truncated normal, std 0.02) a model; seed the engine first for repeatability. */
+    public static VitModel create(VitConfig config) {
+        VisionTransformer network = VisionTransformer.builder().setConfig(config).build();
+        network.setInitializer(new TruncatedNormalInitializer(0.02f), Parameter.Type.WEIGHT);
+        Model model = Model.newInstance("vit");
+        model.setBlock(network);
+        network.initialize(model.getNDManager(), DataType.FLOAT32, network.inputShape(1));
+        return new VitModel(model, network);
+    }
+
+    public Model djlModel() {
+        return model;
+    }
+
+    public VisionTransformer network() {
+        return network;
+    }
+
+    public VitConfig config() {
+        return network.config();
+    }
+
+    /** Parameters by stable dotted name, in block order. */
+    public Map<String, Parameter> namedParameters() {
+        Map<String, Parameter> out = new LinkedHashMap<>();
+        collect(network, "", out);
+        return out;
+    }
+
+    private static void collect(Block block, String prefix, Map<String, Parameter> out) {
+        for (Pair<String, Parameter> p : block.getDirectParameters()) {
+            out.put(prefix + p.getKey(), p.getValue());
+        }
+        for (Pair<String, Block> child : block.getChildren()) {
+            // DJL prefixes child names with a two-digit position ("02block0"); drop it for a stable name.
+            String name = child.getKey().replaceFirst("^\\d{2}", "");
+            collect(child.getValue(), prefix + name + ".", out);
+        }
+    }
+
+    /** Copies of all weights, named, in {@code manager}. */
+    public NDList exportWeights(NDManager manager) {
+        NDList list = new NDList();
+        for (Map.Entry<String, Parameter> e : namedParameters().entrySet()) {
+            NDArray copy = e.getValue().getArray().duplicate();
+            copy.attach(manager);
+            copy.setName(e.getKey());
+            list.add(copy);
+        }
+        return list;
+    }
+
+    /**
+     * Copies named weights into this model. Every parameter must be present with exactly its shape, and nothing else
+     * may be present: DJL's own loader does not check shapes, so a wider checkpoint would load silently.
+     *
+     * @param source names the origin in error messages (a file path)
+     * @throws IllegalArgumentException naming the first problem found
+     */
+    public void importWeights(NDList weights, String source) {
+        Map<String, Parameter> params = namedParameters();
+        Map<String, NDArray> byName = new LinkedHashMap<>();
+        for (NDArray a : weights) {
+            if (a.getName() == null || byName.put(a.getName(), a) != null) {
+                throw new IllegalArgumentException(source + ": weight without a name or named twice: " + a.getName());
+            }
+        }
+        Set<String> unexpected = new TreeSet<>(byName.keySet());
+        unexpected.removeAll(params.keySet());
+        if (!unexpected.isEmpty()) {
+            throw new IllegalArgumentException(source + ": weights not in the architecture: " + unexpected);
+        }
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            NDArray src = byName.get(e.getKey());
+            if (src == null) {
+                throw new IllegalArgumentException(source + ": missing weight " + e.getKey());
+            }
+            NDArray dst = e.getValue().getArray();
+            if (!src.getShape().equals(dst.getShape())) {
+                throw new IllegalArgumentException(String.format(
+                        "%s: weight %s has shape %s, the architecture needs %s",
+                        source, e.getKey(), src.getShape(), dst.getShape()));
+            }
+            src.toType(dst.getDataType(), false).copyTo(dst);
+        }
+    }
+
+    /** Number of scalar weights. */
+    public long parameterCount() {
+        long n = 0;
+        for (Parameter p : namedParameters().values()) {
+            n += p.getArray().size();
+        }
+        return n;
+    }
+
+    /**
+     * Logits for a batch of normalised images, computed in a sub-manager that is closed before returning.
+     *
+     * @param pixels B * C * H * W floats, already normalised
+     * @return (B, K) logits
+     */
+    public float[][] logits(float[] pixels, int batch) {
+        VitConfig c = config();
+        try (NDManager scope = model.getNDManager().newSubManager()) {
+            NDArray x = scope.create(pixels, new Shape(batch, c.channels(), c.imageSize(), c.imageSize()));
+            NDArray out = network.forward(new ParameterStore(scope, false), new NDList(x), false).singletonOrThrow();
+            float[] flat = out.toFloatArray();
+            float[][] rows = new float[batch][c.numClasses()];
+            for (int i = 0; i < batch; i++) {
+                System.arraycopy(flat, i * c.numClasses(), rows[i], 0, c.numClasses());
+            }
+            return rows;
+        }
+    }
+
+    @Override
+    public void close() {
+        model.close();
+    }
+}

@@ -1,0 +1,170 @@
+package io.vitstream.training;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.Trainer;
+import ai.djl.training.optimizer.Optimizer;
+import io.vitstream.data.Augmenter;
+import io.vitstream.data.InputSpec;
+import io.vitstream.data.LabeledImages;
+import io.vitstream.evaluation.EvalResult;
+import io.vitstream.evaluation.Evaluator;
+import io.vitstream.model.VitConfig;
+import io.vitstream.model.VitModel;
+import java.util.Locale;
+import java.util.Random;
+
+/** Supervised training of a {@link VitModel} on labelled grey images. */
+public final class VitTrainer {
+
+    /** Per-epoch outcome. {@code validationAccuracy} is NaN when there is no validation split. */
+    public record EpochStats(
+            int epoch, double trainLoss, double trainAccuracy, double validationAccuracy, double imagesPerSecond,
+            double seconds, float learningRate) {}
+
+    /** Called after every epoch (checkpointing, logging). */
+    @FunctionalInterface
+    public interface EpochListener {
+        void onEpoch(EpochStats stats);
+    }
+
+    private VitTrainer() {}
+
+    /**
+     * Trains {@code model} in place for epochs {@code startEpoch .. options.epochs()-1} (0-based; a resumed run starts
+     * later and the schedule continues where it stopped).
+     *
+     * @param validation may be null or empty
+     * @return stats of the last epoch
+     */
+    public static EpochStats train(
+            VitModel model, InputSpec input, LabeledImages train, LabeledImages validation, TrainOptions options,
+            int startEpoch, boolean showProgress, EpochListener listener) {
+        if (train.count() < 1) {
+            throw new IllegalArgumentException("no training images");
+        }
+        if (startEpoch < 0 || startEpoch >= options.epochs()) {
+            throw new IllegalArgumentException("start epoch " + startEpoch + " outside 0.." + (options.epochs() - 1));
+        }
+        int batch = Math.min(options.batchSize(), train.count());
+        int stepsPerEpoch = train.count() / batch; // drop the ragged last batch: every step sees a full batch
+        int totalSteps = stepsPerEpoch * options.epochs();
+        int warmup = Math.round(options.warmupEpochs() * stepsPerEpoch);
+        WarmupCosine schedule = new WarmupCosine(options.learningRate(), options.minLearningRate(), warmup, totalSteps,
+                startEpoch * stepsPerEpoch);
+        DefaultTrainingConfig config = new DefaultTrainingConfig(new LabelSmoothingLoss(options.labelSmoothing()))
+                .optOptimizer(Optimizer.adamW()
+                        .optLearningRateTracker(schedule)
+                        .optWeightDecays(options.weightDecay())
+                        .build());
+        VitConfig arch = model.config();
+        Random rng = new Random(options.seed() + 7919L * startEpoch);
+        Augmenter augmenter = new Augmenter(options.maxShift(), options.flip());
+        EpochStats last = null;
+        NDManager root = model.djlModel().getNDManager();
+        try (NDManager keep = root.newSubManager()) {
+            NDList weights = model.exportWeights(keep);
+            try (Trainer trainer = model.djlModel().newTrainer(config)) {
+                trainer.initialize(model.network().inputShape(batch));
+                // Trainer.initialize may re-initialise parameters; put the model's own weights back.
+                model.importWeights(weights, "in-memory weights");
+                weights.close();
+                int[] order = new int[train.count()];
+                for (int i = 0; i < order.length; i++) {
+                    order[i] = i;
+                }
+                byte[] augmented = new byte[batch * train.imageBytes()];
+                float[] pixels = new float[batch * input.pixels()];
+                int[] labels = new int[batch];
+                for (int epoch = startEpoch; epoch < options.epochs(); epoch++) {
+                    shuffle(order, rng);
+                    long start = System.nanoTime();
+                    double lossSum = 0;
+                    long correct = 0;
+                    long seen = 0;
+                    ProgressBar bar = showProgress
+                            ? new ProgressBar(String.format(Locale.ROOT, "epoch %d/%d", epoch + 1, options.epochs()),
+                                    stepsPerEpoch)
+                            : null;
+                    for (int step = 0; step < stepsPerEpoch; step++) {
+                        for (int i = 0; i < batch; i++) {
+                            int idx = order[step * batch + i];
+                            augmenter.apply(train.pixels(), idx * train.imageBytes(), train.height(), train.width(),
+                                    augmented, rng);
+                            input.normalize(augmented, 0, pixels, i * input.pixels());
+                            labels[i] = train.labels()[idx];
+                        }
+                        float loss;
+                        float[] logits;
+                        try (NDManager scope = trainer.getManager().newSubManager()) {
+                            NDArray x = scope.create(pixels, new Shape(batch, arch.channels(), arch.imageSize(),
+                                    arch.imageSize()));
+                            NDArray y = scope.create(labels);
+                            try (GradientCollector collector = trainer.newGradientCollector()) {
+                                NDArray out = trainer.forward(new NDList(x)).singletonOrThrow();
+                                NDArray l = trainer.getLoss().evaluate(new NDList(y), new NDList(out));
+                                collector.backward(l);
+                                loss = l.getFloat();
+                                logits = out.toFloatArray();
+                            }
+                            trainer.step();
+                        }
+                        if (!Float.isFinite(loss)) {
+                            throw new IllegalStateException("training diverged: loss " + loss + " at epoch "
+                                    + (epoch + 1) + " step " + step + " (try a lower --lr)");
+                        }
+                        lossSum += loss;
+                        correct += countCorrect(logits, labels, arch.numClasses());
+                        seen += batch;
+                        if (bar != null) {
+                            bar.update(step + 1, seen, String.format(Locale.ROOT, "loss %.4f acc %.4f",
+                                    lossSum / (step + 1), (double) correct / seen));
+                        }
+                    }
+                    double secs = (System.nanoTime() - start) / 1e9;
+                    double valAcc = Double.NaN;
+                    if (validation != null && validation.count() > 0) {
+                        EvalResult r = Evaluator.evaluate(model, input, validation, 256);
+                        valAcc = r.accuracy();
+                    }
+                    last = new EpochStats(epoch + 1, lossSum / stepsPerEpoch, (double) correct / seen, valAcc,
+                            seen / secs, secs, schedule.getNewValue((epoch + 1) * stepsPerEpoch - 1
+                                    - startEpoch * stepsPerEpoch));
+                    if (listener != null) {
+                        listener.onEpoch(last);
+                    }
+                }
+            }
+        }
+        return last;
+    }
+
+    private static int countCorrect(float[] logits, int[] labels, int classes) {
+        int correct = 0;
+        for (int i = 0; i < labels.length; i++) {
+            int best = 0;
+            for (int c = 1; c < classes; c++) {
+                if (logits[i * classes + c] > logits[i * classes + best]) {
+                    best = c;
+                }
+            }
+            if (best == labels[i]) {
+                correct++;
+            }
+        }
+        return correct;
+    }
+
+    private static void shuffle(int[] a, Random rng) {
+        for (int i = a.length - 1; i > 0; i--) {
+            int j = rng.nextInt(i + 1);
+            int t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+        }
+    }
+}
