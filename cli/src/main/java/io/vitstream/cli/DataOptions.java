@@ -17,6 +17,16 @@ final class DataOptions {
             description = "Use a labelled image folder root/<class>/*.png|jpg instead of Fashion-MNIST (test split only).")
     Path imageFolder;
 
+    /** Fails fast, before any model is loaded, when the data source does not exist. */
+    void checkAvailable() {
+        Path dir = imageFolder != null ? imageFolder : dataDir;
+        if (!java.nio.file.Files.isDirectory(dir)) {
+            throw new io.vitstream.util.UserError(imageFolder != null ? "image folder not found: " + dir
+                    : "Fashion-MNIST directory not found: " + dir
+                            + " (install it with `apt-get install dataset-fashion-mnist` or pass --data-dir)");
+        }
+    }
+
     LabeledImages train() {
         if (imageFolder != null) {
             throw new IllegalArgumentException("--image-folder is for evaluation; training uses --data-dir");

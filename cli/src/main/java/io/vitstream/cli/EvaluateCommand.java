@@ -52,6 +52,7 @@ final class EvaluateCommand implements Callable<Integer> {
         if (limit != null && limit < 1) {
             throw new UserError("--limit must be positive, got " + limit);
         }
+        data.checkAvailable();
         try (ModelArtifact.Loaded loaded = ModelArtifact.load(model)) {
             LabeledImages test = data.test(loaded.manifest().input().height());
             if (limit != null) {

@@ -20,9 +20,17 @@ public final class Main implements Runnable {
         System.exit(run(args));
     }
 
-    /** Runs the CLI and returns the exit code (tests call this). */
+    /** Runs the CLI and returns the exit code. */
     public static int run(String... args) {
         return commandLine().execute(args);
+    }
+
+    /** Runs the CLI with the given output streams (tests call this) and returns the exit code. */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cl = commandLine();
+        cl.setOut(out);
+        cl.setErr(err);
+        return cl.execute(args);
     }
 
     static CommandLine commandLine() {

@@ -102,7 +102,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--mlp-dim", defaultValue = "128", description = "MLP hidden width (default: ${DEFAULT-VALUE}).")
     int mlpDim;
 
-    @Option(names = "--version", description = "Model version id (default: base-<timestamp>).")
+    @Option(names = "--model-version", description = "Model version id (default: base-<timestamp>).")
     String version;
 
     @Option(names = "--resume", description = "Continue from OUT/checkpoint (same options; Adam moments restart).")

@@ -1,0 +1,79 @@
+package io.vitstream.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vitstream.testing.TestData;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad input to the CLI exits non-zero with one clear line and no stack trace. */
+class CliErrorsTest {
+    @TempDir
+    Path tmp;
+
+    record Result(int code, String out, String err) {}
+
+    private static Result run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    private static void assertOneLineError(Result r, String... fragments) {
+        assertThat(r.code()).isEqualTo(2);
+        String err = r.err().strip();
+        assertThat(err).doesNotContain("\n").startsWith("error: ").doesNotContain("Exception").doesNotContain("\tat ");
+        for (String f : fragments) {
+            assertThat(err).contains(f);
+        }
+    }
+
+    @Test
+    void missingDatasetDirectory() {
+        Result r = run("evaluate", "--model", TestData.repoRoot().resolve("models/base").toString(), "--data-dir",
+                tmp.resolve("no-such-dir").toString());
+        assertOneLineError(r, "Fashion-MNIST directory not found", "no-such-dir");
+    }
+
+    @Test
+    void missingDatasetDirectoryForTraining() {
+        Result r = run("train", "--out", tmp.resolve("m").toString(), "--data-dir", tmp.resolve("nothing").toString());
+        assertOneLineError(r, "Fashion-MNIST directory not found");
+    }
+
+    @Test
+    void wrongModelDirectory() {
+        Result r = run("evaluate", "--model", tmp.toString());
+        assertOneLineError(r, "manifest.json", "missing");
+        Result r2 = run("evaluate", "--model", tmp.resolve("absent").toString());
+        assertOneLineError(r2, "model directory not found");
+    }
+
+    @Test
+    void negativeBatch() {
+        assertOneLineError(run("evaluate", "--model", "models/base", "--batch", "-4"), "--batch must be positive");
+        assertOneLineError(run("train", "--out", tmp.toString(), "--batch", "-1"), "batch size must be positive");
+    }
+
+    @Test
+    void unknownOptionAndBadNumber() {
+        Result r = run("evaluate", "--model", "x", "--modle", "y");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).startsWith("error: ").contains("--modle");
+        assertOneLineError(run("evaluate", "--model", "x", "--batch", "many"), "many");
+    }
+
+    @Test
+    void helpOnEverySubcommand() {
+        for (String cmd : new String[] {"train", "evaluate", "bench"}) {
+            Result r = run(cmd, "--help");
+            assertThat(r.code()).as(cmd).isZero();
+            assertThat(r.out()).as(cmd).contains("Usage: vitstream " + cmd);
+        }
+        assertThat(run("bench", "model", "--help").out()).contains("sgemm");
+    }
+}
