@@ -1,0 +1,41 @@
+package io.vitstream.kafka;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.List;
+
+/**
+ * A value on {@link Topics#PREDICTIONS}. New fields may be added; none is renamed (bump {@link #SCHEMA} only for an
+ * incompatible change).
+ *
+ * @param tokensKept tokens entering each block (CLS included) for this input
+ * @param flops FLOPs this input cost (2 per multiply-add), from the architecture and {@code tokensKept}
+ * @param queueMs record timestamp to the start of its batch
+ * @param inferenceMs forward pass of its batch
+ * @param endToEndMs record timestamp to the prediction being produced
+ * @param timestamp ISO-8601 UTC of production
+ * @param label the input's {@code label} header, when it had one
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record Prediction(
+        int schema,
+        String id,
+        int classIndex,
+        String className,
+        List<TopK> topK,
+        String modelVersion,
+        double keepRatio,
+        List<Integer> tokensKept,
+        long flops,
+        double queueMs,
+        double inferenceMs,
+        double endToEndMs,
+        String worker,
+        String timestamp,
+        Integer label) {
+
+    public static final int SCHEMA = 1;
+
+    public record TopK(int classIndex, String className, double probability) {}
+
+    public static final JsonSerde<Prediction> SERDE = JsonSerde.of(Prediction.class);
+}

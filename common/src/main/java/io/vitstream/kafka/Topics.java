@@ -1,0 +1,78 @@
+package io.vitstream.kafka;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.config.TopicConfig;
+import org.apache.kafka.common.errors.TopicExistsException;
+
+/**
+ * The Kafka contract's topics: the only place their names are written. See DESIGN.md, "Kafka contract".
+ */
+public final class Topics {
+    /** Key: request id (generated if absent). Value: encoded image bytes. Headers: content-type, label, trace-id. */
+    public static final String IMAGES = "vit.images";
+    /** Key: request id. Value: {@link Prediction} JSON; exactly one per accepted input for read_committed readers. */
+    public static final String PREDICTIONS = "vit.predictions";
+    /** Key: request id. Value: label int (late ground truth). */
+    public static final String LABELS = "vit.labels";
+    /** Key: request id. Value: the original bytes. Header {@code error} says why. */
+    public static final String DLQ = "vit.dlq";
+    /** Compacted. Keys {@code <version>/manifest} and {@code <version>/<chunk>}. See {@link ModelRecords}. */
+    public static final String MODELS = "vit.models";
+    /** Compacted. Key {@code desired}. Value: {@link ControlMessage} JSON. */
+    public static final String CONTROL = "vit.control";
+    /** Compacted. Key: worker id. Value: {@link WorkerStatus} JSON heartbeat. */
+    public static final String WORKER_STATUS = "vit.worker-status";
+
+    /** The single key of {@link #CONTROL}. */
+    public static final String CONTROL_KEY = "desired";
+
+    /** Header names on {@link #IMAGES} and {@link #DLQ}. */
+    public static final String HEADER_CONTENT_TYPE = "content-type";
+    public static final String HEADER_LABEL = "label";
+    public static final String HEADER_TRACE_ID = "trace-id";
+    public static final String HEADER_ERROR = "error";
+    public static final String HEADER_ERROR_DETAIL = "error-detail";
+    public static final String HEADER_REQUEST_ID = "request-id";
+
+    public static final List<String> ALL = List.of(IMAGES, PREDICTIONS, LABELS, DLQ, MODELS, CONTROL, WORKER_STATUS);
+
+    private static final Map<String, String> COMPACTED = Map.of(
+            TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
+            // A model version is published as one record per chunk; allow a bit more than the chunk size.
+            TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(2 * 1024 * 1024));
+
+    private Topics() {}
+
+    /**
+     * The contract's topics with their settings: data topics get {@code partitions} partitions (workers scale by
+     * partitions), the compacted state topics one partition each so that their order is total.
+     */
+    public static List<NewTopic> definitions(int partitions, short replication) {
+        return List.of(
+                new NewTopic(IMAGES, partitions, replication),
+                new NewTopic(PREDICTIONS, partitions, replication),
+                new NewTopic(LABELS, partitions, replication),
+                new NewTopic(DLQ, partitions, replication),
+                new NewTopic(MODELS, 1, replication).configs(COMPACTED),
+                new NewTopic(CONTROL, 1, replication).configs(COMPACTED),
+                new NewTopic(WORKER_STATUS, 1, replication).configs(COMPACTED));
+    }
+
+    /** Creates every topic of the contract that does not exist yet. */
+    public static void createAll(Admin admin, int partitions, short replication)
+            throws InterruptedException, ExecutionException {
+        for (NewTopic t : definitions(partitions, replication)) {
+            try {
+                admin.createTopics(List.of(t)).all().get();
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof TopicExistsException)) {
+                    throw e;
+                }
+            }
+        }
+    }
+}
