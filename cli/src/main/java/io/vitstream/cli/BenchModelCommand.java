@@ -36,7 +36,7 @@ final class BenchModelCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", defaultValue = "models/base", description = "Model directory (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--model", defaultValue = "${sys:vitstream.home:-.}/models/base", description = "Model directory (default: ${DEFAULT-VALUE}).")
     Path model;
 
     @Option(names = "--data-dir",

@@ -11,7 +11,13 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "vitstream 0.1.0",
         description = "Adaptive Vision Transformer inference on Kafka: train, evaluate and benchmark ViTs.",
-        subcommands = {TrainCommand.class, EvaluateCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {
+            DemoCommand.class,
+            TrainCommand.class,
+            EvaluateCommand.class,
+            BenchCommand.class,
+            CommandLine.HelpCommand.class
+        })
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -3,6 +3,7 @@ package io.vitstream.artifact;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.vitstream.data.InputSpec;
 import io.vitstream.model.VitConfig;
+import io.vitstream.sparsity.SparsifierConfig;
 import java.util.List;
 import java.util.Map;
 
@@ -22,6 +23,7 @@ import java.util.Map;
  * @param training recipe: command, epochs, optimiser, schedule, augmentation, seed, data sizes, wall time
  * @param weights weights file name, size and sha256
  * @param createdAt ISO-8601 UTC
+ * @param sparsifier token-sparsification stages and trained keep-ratio range (null: dense model)
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Manifest(
@@ -37,7 +39,16 @@ public record Manifest(
         Double validationAccuracy,
         Map<String, Object> training,
         WeightsInfo weights,
-        String createdAt) {
+        String createdAt,
+        SparsifierConfig sparsifier) {
+
+    /** A manifest of a dense model (no sparsifier). */
+    public Manifest(int formatVersion, String version, String parentVersion, VitConfig architecture,
+            List<String> classNames, InputSpec input, long flopsPerImage, long parameters, Double testAccuracy,
+            Double validationAccuracy, Map<String, Object> training, WeightsInfo weights, String createdAt) {
+        this(formatVersion, version, parentVersion, architecture, classNames, input, flopsPerImage, parameters,
+                testAccuracy, validationAccuracy, training, weights, createdAt, null);
+    }
 
     /** The only format version this build reads and writes. */
     public static final int FORMAT_VERSION = 1;
@@ -47,11 +58,11 @@ public record Manifest(
 
     public Manifest withWeights(WeightsInfo w) {
         return new Manifest(formatVersion, version, parentVersion, architecture, classNames, input, flopsPerImage,
-                parameters, testAccuracy, validationAccuracy, training, w, createdAt);
+                parameters, testAccuracy, validationAccuracy, training, w, createdAt, sparsifier);
     }
 
     public Manifest withAccuracy(Double test, Double validation) {
         return new Manifest(formatVersion, version, parentVersion, architecture, classNames, input, flopsPerImage,
-                parameters, test, validation, training, weights, createdAt);
+                parameters, test, validation, training, weights, createdAt, sparsifier);
     }
 }

@@ -50,7 +50,7 @@ public final class ModelArtifact {
                     model.config(), manifest.classNames(), manifest.input(), FlopCounter.perImage(model.config()),
                     model.parameterCount(), manifest.testAccuracy(), manifest.validationAccuracy(),
                     manifest.training(), new Manifest.WeightsInfo(WEIGHTS_FILE, weights.length, sha256(weights)),
-                    manifest.createdAt());
+                    manifest.createdAt(), model.network().sparsifier());
             writeAtomically(dir.resolve(WEIGHTS_FILE), weights);
             writeManifest(dir, full);
             return full;
@@ -128,7 +128,12 @@ public final class ModelArtifact {
             throw new ArtifactException(weightsFile + ": sha256 mismatch (manifest " + m.weights().sha256()
                     + ", file " + actual + "): the weights are corrupt or belong to another manifest");
         }
-        VitModel model = VitModel.create(m.architecture());
+        VitModel model;
+        try {
+            model = VitModel.create(m.architecture(), m.sparsifier());
+        } catch (IllegalArgumentException e) {
+            throw new ArtifactException(dir.resolve(MANIFEST_FILE) + ": " + e.getMessage(), e);
+        }
         try (NDManager scope = model.djlModel().getNDManager().newSubManager()) {
             NDList list = NDList.decode(scope, new ByteArrayInputStream(weights));
             model.importWeights(list, weightsFile.toString());

@@ -3,12 +3,19 @@ package io.vitstream.evaluation;
 import io.vitstream.data.InputSpec;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.model.VitModel;
+import io.vitstream.sparsity.KeepPolicy;
 
 /** Top-1 accuracy, confusion matrix and throughput of a model over a labelled set, in fixed-size batches. */
 public final class Evaluator {
     private Evaluator() {}
 
     public static EvalResult evaluate(VitModel model, InputSpec input, LabeledImages data, int batch) {
+        return evaluate(model, input, data, batch, KeepPolicy.dense());
+    }
+
+    /** Evaluation with dynamic token sparsification at {@code policy}. */
+    public static EvalResult evaluate(VitModel model, InputSpec input, LabeledImages data, int batch,
+            KeepPolicy policy) {
         if (batch < 1) {
             throw new IllegalArgumentException("batch must be positive, got " + batch);
         }
@@ -21,14 +28,14 @@ public final class Evaluator {
         // Warm-up: the first forward pass pays for lazy native initialisation.
         int warm = Math.min(batch, n);
         if (warm > 0) {
-            model.logits(input.batch(data, order, 0, warm), warm);
+            model.logits(input.batch(data, order, 0, warm), warm, policy);
         }
         long[][] confusion = new long[classes][classes];
         int correct = 0;
         long start = System.nanoTime();
         for (int from = 0; from < n; from += batch) {
             int to = Math.min(n, from + batch);
-            float[][] logits = model.logits(input.batch(data, order, from, to), to - from);
+            float[][] logits = model.logits(input.batch(data, order, from, to), to - from, policy);
             for (int i = 0; i < logits.length; i++) {
                 int predicted = argMax(logits[i]);
                 int truth = data.labels()[from + i];

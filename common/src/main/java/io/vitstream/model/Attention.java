@@ -13,9 +13,11 @@ import ai.djl.util.PairList;
 /**
  * Multi-head self-attention with its own head count and head width.
  *
- * <p>Input (B, N, D) and optionally an additive attention bias broadcastable to (B, H, N, N) (0 for tokens that may be
- * attended, a large negative number for tokens that may not). Output (B, N, D) and the attention of the CLS query
- * averaged over heads, (B, N), which token pruning uses as a saliency signal.
+ * <p>Input (B, N, D) and optionally a key policy (B, N) with values in [0, 1]: DynamicViT's attention masking, where
+ * token j contributes to query i in proportion to policy[j] (each token always attends to itself, so rows never
+ * empty). With a 0/1 policy a dropped token has no influence on any kept token, while shapes stay fixed for
+ * training; the policy is multiplicative so gradients reach the token predictors. Output (B, N, D) and the
+ * attention of the CLS query averaged over heads, (B, N), which the CLS-attention baseline ranks tokens by.
  *
  * <p>Weight layout (relied on by structured pruning): {@code qkv.weight} is (3 * H * Dh, D) with rows ordered
  * [Q head 0..H-1 | K head 0..H-1 | V head 0..H-1], each head Dh contiguous rows; {@code proj.weight} is (D, H * Dh).
@@ -51,14 +53,22 @@ public final class Attention extends AbstractBlock {
         NDArray k = qkvOut.get(1);
         NDArray v = qkvOut.get(2);
         NDArray logits = q.matMul(k.swapAxes(2, 3)); // (B, H, N, N)
-        if (inputs.size() > 1) {
-            logits = logits.add(inputs.get(1));
-        }
-        NDArray attention = logits.softmax(-1);
+        NDArray attention = inputs.size() > 1 ? maskedSoftmax(logits, inputs.get(1)) : logits.softmax(-1);
         NDArray out = attention.matMul(v).transpose(0, 2, 1, 3).reshape(b, n, (long) heads * headDim);
         out = proj.forward(ps, new NDList(out), training).singletonOrThrow();
         NDArray clsAttention = attention.get(":, :, 0, :").mean(new int[] {1}); // (B, N)
         return new NDList(out, clsAttention);
+    }
+
+    /** Softmax over keys weighted by the key policy (B, N), with the diagonal always weighted 1. */
+    private static NDArray maskedSoftmax(NDArray logits, NDArray policy) {
+        long b = logits.getShape().get(0);
+        long n = logits.getShape().get(3);
+        NDArray eye = logits.getManager().eye((int) n).reshape(1, 1, n, n);
+        NDArray keys = policy.reshape(b, 1, 1, n);
+        NDArray weights = keys.add(eye.mul(keys.neg().add(1))); // policy off the diagonal, 1 on it
+        NDArray shifted = logits.sub(logits.max(new int[] {3}, true)).exp().mul(weights);
+        return shifted.div(shifted.sum(new int[] {3}, true));
     }
 
     @Override

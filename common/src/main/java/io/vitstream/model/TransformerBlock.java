@@ -13,7 +13,7 @@ import ai.djl.util.PairList;
 /**
  * Pre-norm transformer block: {@code x + attn(LN(x))}, then {@code x + mlp(LN(x))}.
  *
- * <p>Input (B, N, D) and an optional additive attention bias (see {@link Attention}); output (B, N, D) and the CLS
+ * <p>Input (B, N, D) and an optional key policy (B, N) (see {@link Attention}); output (B, N, D) and the CLS
  * attention (B, N) of this block.
  */
 public final class TransformerBlock extends AbstractBlock {

@@ -10,6 +10,8 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import io.vitstream.sparsity.SparsifierConfig;
+import io.vitstream.sparsity.TokenPredictor;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -18,9 +20,10 @@ import java.util.List;
  * A Vision Transformer whose blocks each have their own head count and MLP width, built from a {@link VitConfig}
  * alone.
  *
- * <p>Input (B, C, H, W) normalised pixels; output (B, K) logits. Children: {@code embedding}, {@code block0} ..
- * {@code blockL-1}, {@code norm}, {@code head}. The stages are public so that token sparsification can run the same
- * weights with token selection between blocks.
+ * <p>Input (B, C, H, W) normalised pixels; output (B, K) logits of the dense path (all tokens). Children:
+ * {@code embedding}, {@code block0} .. {@code blockL-1}, {@code norm}, {@code head}, and, for a model with learned
+ * token sparsification, {@code predictor0} .. one per sparsifier stage. The stages are public so that
+ * {@link io.vitstream.sparsity.SparseForward} runs the same weights with token selection between blocks.
  */
 public final class VisionTransformer extends AbstractBlock {
     private final VitConfig config;
@@ -28,9 +31,12 @@ public final class VisionTransformer extends AbstractBlock {
     private final List<TransformerBlock> blocks;
     private final LayerNorm norm;
     private final Linear head;
+    private final SparsifierConfig sparsifier;
+    private final List<TokenPredictor> predictors;
 
     private VisionTransformer(Builder builder) {
         this.config = builder.config;
+        this.sparsifier = builder.sparsifier;
         this.embedding = addChildBlock("embedding", TokenEmbedding.builder().setConfig(config).build());
         List<TransformerBlock> list = new ArrayList<>();
         for (int i = 0; i < config.depth(); i++) {
@@ -42,6 +48,14 @@ public final class VisionTransformer extends AbstractBlock {
         this.blocks = Collections.unmodifiableList(list);
         this.norm = addChildBlock("norm", LayerNorm.builder().axis(1).optEpsilon(1e-6f).build());
         this.head = addChildBlock("head", Linear.builder().setUnits(config.numClasses()).build());
+        List<TokenPredictor> preds = new ArrayList<>();
+        if (sparsifier != null && sparsifier.hasPredictors()) {
+            for (int s = 0; s < sparsifier.stages().size(); s++) {
+                preds.add(addChildBlock("predictor" + s,
+                        TokenPredictor.builder().setHidden(sparsifier.predictorHidden()).build()));
+            }
+        }
+        this.predictors = Collections.unmodifiableList(preds);
     }
 
     public static Builder builder() {
@@ -85,6 +99,10 @@ public final class VisionTransformer extends AbstractBlock {
         Shape cls = new Shape(tokens.get(0), config.dim());
         norm.initialize(manager, dataType, cls);
         head.initialize(manager, dataType, cls);
+        Shape patches = new Shape(tokens.get(0), config.numPatches(), config.dim());
+        for (TokenPredictor p : predictors) {
+            p.initialize(manager, dataType, patches, new Shape(tokens.get(0), config.numPatches()));
+        }
     }
 
     public VitConfig config() {
@@ -95,23 +113,42 @@ public final class VisionTransformer extends AbstractBlock {
         return blocks;
     }
 
+    /** The sparsifier this model was built with, or null for a dense model. */
+    public SparsifierConfig sparsifier() {
+        return sparsifier;
+    }
+
+    /** Learned token predictors, one per sparsifier stage (empty without learned sparsification). */
+    public List<TokenPredictor> predictors() {
+        return predictors;
+    }
+
     /** Input shape for a batch of {@code batch} images. */
     public Shape inputShape(long batch) {
         return new Shape(batch, config.channels(), config.imageSize(), config.imageSize());
     }
 
-    /** Builder: {@link #setConfig} is required. */
+    /** Builder: {@link #setConfig} is required; {@link #optSparsifier} adds token predictors. */
     public static final class Builder {
         private VitConfig config;
+        private SparsifierConfig sparsifier;
 
         public Builder setConfig(VitConfig config) {
             this.config = config;
             return this;
         }
 
+        public Builder optSparsifier(SparsifierConfig sparsifier) {
+            this.sparsifier = sparsifier;
+            return this;
+        }
+
         public VisionTransformer build() {
             if (config == null) {
                 throw new IllegalArgumentException("VisionTransformer needs a VitConfig");
+            }
+            if (sparsifier != null) {
+                sparsifier.validateFor(config.depth());
             }
             return new VisionTransformer(this);
         }

@@ -11,6 +11,9 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.TruncatedNormalInitializer;
 import ai.djl.util.Pair;
+import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.sparsity.SparseForward;
+import io.vitstream.sparsity.SparsifierConfig;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -32,7 +35,12 @@ public final class VitModel implements AutoCloseable {
 
     /** Builds and randomly initialises (truncated normal, std 0.02) a model; seed the engine first for repeatability. */
     public static VitModel create(VitConfig config) {
-        VisionTransformer network = VisionTransformer.builder().setConfig(config).build();
+        return create(config, null);
+    }
+
+    /** As {@link #create(VitConfig)}, with learned token predictors when {@code sparsifier} has them. */
+    public static VitModel create(VitConfig config, SparsifierConfig sparsifier) {
+        VisionTransformer network = VisionTransformer.builder().setConfig(config).optSparsifier(sparsifier).build();
         network.setInitializer(new TruncatedNormalInitializer(0.02f), Parameter.Type.WEIGHT);
         Model model = Model.newInstance("vit");
         model.setBlock(network);
@@ -90,6 +98,14 @@ public final class VitModel implements AutoCloseable {
      * @throws IllegalArgumentException naming the first problem found
      */
     public void importWeights(NDList weights, String source) {
+        importWeights(weights, source, false);
+    }
+
+    /**
+     * As {@link #importWeights(NDList, String)}; with {@code predictorsOptional}, token-predictor weights absent from
+     * {@code weights} keep their current (initial) values: that is how a dense model seeds a sparse one.
+     */
+    public void importWeights(NDList weights, String source, boolean predictorsOptional) {
         Map<String, Parameter> params = namedParameters();
         Map<String, NDArray> byName = new LinkedHashMap<>();
         for (NDArray a : weights) {
@@ -105,6 +121,9 @@ public final class VitModel implements AutoCloseable {
         for (Map.Entry<String, Parameter> e : params.entrySet()) {
             NDArray src = byName.get(e.getKey());
             if (src == null) {
+                if (predictorsOptional && e.getKey().startsWith("predictor")) {
+                    continue;
+                }
                 throw new IllegalArgumentException(source + ": missing weight " + e.getKey());
             }
             NDArray dst = e.getValue().getArray();
@@ -133,10 +152,20 @@ public final class VitModel implements AutoCloseable {
      * @return (B, K) logits
      */
     public float[][] logits(float[] pixels, int batch) {
+        return logits(pixels, batch, KeepPolicy.dense());
+    }
+
+    /**
+     * Logits with dynamic token sparsification at {@code policy} (see {@link SparseForward#infer}).
+     *
+     * @param pixels B * C * H * W floats, already normalised
+     * @return (B, K) logits
+     */
+    public float[][] logits(float[] pixels, int batch, KeepPolicy policy) {
         VitConfig c = config();
         try (NDManager scope = model.getNDManager().newSubManager()) {
             NDArray x = scope.create(pixels, new Shape(batch, c.channels(), c.imageSize(), c.imageSize()));
-            NDArray out = network.forward(new ParameterStore(scope, false), new NDList(x), false).singletonOrThrow();
+            NDArray out = SparseForward.infer(network, new ParameterStore(scope, false), x, policy);
             float[] flat = out.toFloatArray();
             float[][] rows = new float[batch][c.numClasses()];
             for (int i = 0; i < batch; i++) {
