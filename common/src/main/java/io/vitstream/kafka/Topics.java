@@ -40,6 +40,16 @@ public final class Topics {
 
     public static final List<String> ALL = List.of(IMAGES, PREDICTIONS, LABELS, DLQ, MODELS, CONTROL, WORKER_STATUS);
 
+    /**
+     * Largest record on {@link #IMAGES} and {@link #DLQ}: above the worker's default 10 MB input limit, so over-size
+     * inputs reach the worker and are dead-lettered with a reason (bigger ones are refused by the broker to their
+     * producer).
+     */
+    public static final int MAX_IMAGE_RECORD_BYTES = 16 * 1024 * 1024;
+
+    private static final Map<String, String> LARGE = Map.of(
+            TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(MAX_IMAGE_RECORD_BYTES));
+
     private static final Map<String, String> COMPACTED = Map.of(
             TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT,
             // A model version is published as one record per chunk; allow a bit more than the chunk size.
@@ -53,10 +63,10 @@ public final class Topics {
      */
     public static List<NewTopic> definitions(int partitions, short replication) {
         return List.of(
-                new NewTopic(IMAGES, partitions, replication),
+                new NewTopic(IMAGES, partitions, replication).configs(LARGE),
                 new NewTopic(PREDICTIONS, partitions, replication),
                 new NewTopic(LABELS, partitions, replication),
-                new NewTopic(DLQ, partitions, replication),
+                new NewTopic(DLQ, partitions, replication).configs(LARGE),
                 new NewTopic(MODELS, 1, replication).configs(COMPACTED),
                 new NewTopic(CONTROL, 1, replication).configs(COMPACTED),
                 new NewTopic(WORKER_STATUS, 1, replication).configs(COMPACTED));

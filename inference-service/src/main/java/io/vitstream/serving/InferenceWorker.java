@@ -1,0 +1,492 @@
+package io.vitstream.serving;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
+import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.data.InputSpec;
+import io.vitstream.kafka.Prediction;
+import io.vitstream.kafka.Topics;
+import io.vitstream.serving.decode.DecodeException;
+import io.vitstream.serving.decode.ImageDecoder;
+import io.vitstream.serving.decode.RejectReason;
+import io.vitstream.signing.ModelSigning;
+import java.nio.charset.StandardCharsets;
+import java.security.PublicKey;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One inference worker: consume {@code vit.images} in a consumer group, decode, micro-batch, forward, produce one
+ * prediction (or one dead letter) per input, and commit the consumed offsets in the same Kafka transaction
+ * (consume-transform-produce, exactly once for read_committed readers). {@link #run()} is the hot path; model
+ * versions and the keep ratio come from {@link ModelFollower}, which prepares them off this thread, and are swapped
+ * in only between batches. One consumer, one transactional producer and one model per worker thread.
+ */
+public final class InferenceWorker implements Runnable, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(InferenceWorker.class);
+    private static final Duration IDLE_POLL = Duration.ofMillis(100);
+
+    private final WorkerConfig config;
+    private final WorkerMetrics metrics;
+    private final ModelFollower follower;
+    private final KafkaConsumer<String, byte[]> consumer;
+    private final KafkaProducer<String, byte[]> producer;
+    private final ArrayDeque<ConsumerRecord<String, byte[]>> leftover = new ArrayDeque<>();
+    private final CountDownLatch finished = new CountDownLatch(1);
+    private volatile boolean stopping;
+    private volatile boolean crashAtNextCommit;
+    private ServingModel model;
+    private ImageDecoder decoder;
+
+    /** Thrown inside the loop to imitate a process dying between produce and commit. */
+    private static final class SimulatedCrash extends RuntimeException {
+        SimulatedCrash() {
+            super("simulated crash", null, false, false);
+        }
+    }
+
+    private InferenceWorker(WorkerConfig config, MeterRegistry registry, ServingModel initial) {
+        this.config = config;
+        this.metrics = new WorkerMetrics();
+        metrics.bindTo(registry);
+        Map<String, Object> common = new HashMap<>(config.kafka());
+        common.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
+        PublicKey key = config.publicKey() == null ? null : ModelSigning.readPublicKey(config.publicKey());
+        this.follower = new ModelFollower(config, common, key, metrics);
+
+        Map<String, Object> c = new HashMap<>(common);
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
+        c.put(ConsumerConfig.CLIENT_ID_CONFIG, "vitstream-worker-" + config.workerId());
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, config.batchMaxSize());
+        config.kafka().forEach((k, v) -> c.putIfAbsent(k, v));
+        this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
+
+        Map<String, Object> p = new HashMap<>(common);
+        // Stable per worker id: a restarted worker fences its previous incarnation and aborts its open transaction.
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "vitstream-worker-" + config.workerId());
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, "vitstream-worker-" + config.workerId());
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
+        // Dead letters carry the original bytes, up to the image topic's record limit.
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Topics.MAX_IMAGE_RECORD_BYTES + 64 * 1024);
+        p.put(ProducerConfig.BUFFER_MEMORY_CONFIG, 4L * Topics.MAX_IMAGE_RECORD_BYTES);
+        // Micro-batches take milliseconds; a worker that dies holds read_committed readers back at most this long.
+        p.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 10_000);
+        config.kafka().forEach(p::put);
+        this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+        new KafkaClientMetrics(consumer).bindTo(registry); // consumer lag and fetch rates
+
+        if (initial != null) {
+            install(initial);
+        }
+    }
+
+    /**
+     * A worker ready to {@link #run()}: loads {@link WorkerConfig#modelDir()} if given (a local, operator-trusted
+     * file) and starts following the control and model topics.
+     */
+    public static InferenceWorker create(WorkerConfig config, MeterRegistry registry) {
+        ServingModel initial = null;
+        if (config.modelDir() != null) {
+            initial = new ServingModel(ModelArtifact.load(config.modelDir()));
+            initial.warmUp(config.batchMaxSize());
+        }
+        InferenceWorker w = new InferenceWorker(config, registry, initial);
+        w.follower.start();
+        return w;
+    }
+
+    public WorkerMetrics metrics() {
+        return metrics;
+    }
+
+    public String workerId() {
+        return config.workerId();
+    }
+
+    /** Ready when a model is loaded and warm. */
+    public boolean ready() {
+        return metrics.ready();
+    }
+
+    /** Latest heartbeat content (for /health). */
+    public io.vitstream.kafka.WorkerStatus status() {
+        return follower.status();
+    }
+
+    @Override
+    public void run() {
+        try {
+            producer.initTransactions();
+            while (model == null && !stopping) {
+                swapIfReady();
+                sleep(50);
+            }
+            consumer.subscribe(List.of(Topics.IMAGES), new DropUncommitted());
+            while (!stopping) {
+                swapIfReady();
+                List<ConsumerRecord<String, byte[]>> batch = nextBatch();
+                if (!batch.isEmpty()) {
+                    process(batch);
+                }
+            }
+        } catch (WakeupException e) {
+            if (!stopping) {
+                throw e;
+            }
+        } catch (SimulatedCrash e) {
+            // Die as a killed process would: the open transaction stays open, nothing is committed or aborted.
+            log.warn("worker {}: simulated crash with an open transaction", config.workerId());
+            producer.close(Duration.ZERO);
+            consumer.close(Duration.ZERO);
+            follower.close();
+            closeModel();
+            finished.countDown();
+            return;
+        } catch (ProducerFencedException | InvalidProducerEpochException e) {
+            log.error("worker {} was fenced by a newer instance with the same id; stopping", config.workerId());
+        } catch (RuntimeException e) {
+            log.error("worker {} stopped by an unexpected error", config.workerId(), e);
+            throw e;
+        } finally {
+            if (finished.getCount() > 0) {
+                shutdown();
+            }
+        }
+    }
+
+    /** Collects up to batch.max.size records, waiting at most batch.max.wait.ms after the first one arrived. */
+    private List<ConsumerRecord<String, byte[]>> nextBatch() {
+        List<ConsumerRecord<String, byte[]>> batch = new ArrayList<>(config.batchMaxSize());
+        while (!leftover.isEmpty() && batch.size() < config.batchMaxSize()) {
+            batch.add(leftover.poll());
+        }
+        long first = batch.isEmpty() ? -1 : System.nanoTime();
+        while (batch.size() < config.batchMaxSize() && !stopping) {
+            Duration wait = IDLE_POLL;
+            if (first >= 0) {
+                long leftMs = config.batchMaxWaitMs() - (System.nanoTime() - first) / 1_000_000;
+                if (leftMs <= 0) {
+                    break;
+                }
+                wait = Duration.ofMillis(leftMs);
+            }
+            for (ConsumerRecord<String, byte[]> r : consumer.poll(wait)) {
+                if (batch.size() < config.batchMaxSize()) {
+                    batch.add(r);
+                } else {
+                    leftover.add(r); // over the batch size: first in the next batch, offsets not committed yet
+                }
+            }
+            if (first < 0) {
+                if (batch.isEmpty()) {
+                    break; // idle: go back to the loop top (swaps, stop)
+                }
+                first = System.nanoTime();
+            }
+        }
+        return batch;
+    }
+
+    private record Accepted(ConsumerRecord<String, byte[]> record, String id, Integer label) {}
+
+    private record Rejected(ConsumerRecord<String, byte[]> record, String id, RejectReason reason, String detail) {}
+
+    /** decode -> forward -> produce, in one transaction with the batch's offsets. */
+    private void process(List<ConsumerRecord<String, byte[]>> batch) {
+        long batchStartMs = System.currentTimeMillis();
+        ServingModel m = model;
+        double keepRatio = follower.keepRatio();
+        InputSpec spec = m.manifest().input();
+
+        List<Accepted> accepted = new ArrayList<>(batch.size());
+        List<Rejected> rejected = new ArrayList<>();
+        float[] pixels = new float[batch.size() * spec.pixels()];
+        for (ConsumerRecord<String, byte[]> r : batch) {
+            String id = r.key() != null ? r.key() : UUID.randomUUID().toString();
+            try {
+                byte[] grey = decoder.decode(r.value(), header(r.headers(), Topics.HEADER_CONTENT_TYPE));
+                spec.normalize(grey, 0, pixels, accepted.size() * spec.pixels());
+                accepted.add(new Accepted(r, id, label(r.headers())));
+            } catch (DecodeException e) {
+                rejected.add(new Rejected(r, id, e.reason(), e.getMessage()));
+            }
+        }
+
+        float[][] logits = new float[0][];
+        double inferenceMs = 0;
+        if (!accepted.isEmpty()) {
+            long t0 = System.nanoTime();
+            try {
+                float[] x = accepted.size() == batch.size() ? pixels
+                        : java.util.Arrays.copyOf(pixels, accepted.size() * spec.pixels());
+                logits = m.logits(x, accepted.size(), keepRatio);
+            } catch (RuntimeException e) {
+                // A failing forward pass is not the inputs' fault, but they must not vanish: dead-letter them.
+                log.error("forward pass failed on a batch of {}", accepted.size(), e);
+                for (Accepted a : accepted) {
+                    rejected.add(new Rejected(a.record(), a.id(), RejectReason.INFERENCE_ERROR, String.valueOf(e)));
+                }
+                accepted.clear();
+            }
+            inferenceMs = (System.nanoTime() - t0) / 1e6;
+        }
+
+        List<Integer> tokens = m.tokensKept(keepRatio);
+        long flops = m.flops(tokens);
+        List<Prediction> predictions = new ArrayList<>(accepted.size());
+        try {
+            producer.beginTransaction();
+            for (Rejected r : rejected) {
+                producer.send(deadLetter(r));
+            }
+            for (int i = 0; i < accepted.size(); i++) {
+                Accepted a = accepted.get(i);
+                long now = System.currentTimeMillis();
+                Prediction p = prediction(a, m, logits[i], keepRatio, tokens, flops, batchStartMs, inferenceMs, now);
+                predictions.add(p);
+                producer.send(new ProducerRecord<>(Topics.PREDICTIONS, a.id(), Prediction.SERDE.serialize(null, p)));
+            }
+            producer.sendOffsetsToTransaction(nextOffsets(batch), consumer.groupMetadata());
+            if (crashAtNextCommit) {
+                throw new SimulatedCrash();
+            }
+            producer.commitTransaction();
+        } catch (ProducerFencedException | InvalidProducerEpochException | AuthorizationException | SimulatedCrash e) {
+            throw e; // fatal for this producer
+        } catch (KafkaException e) {
+            // Rebalance in between, broker hiccup: nothing of this batch is visible; read it again from the commit.
+            log.warn("transaction aborted, re-reading the batch: {}", e.toString());
+            metrics.aborted(e.getClass().getSimpleName());
+            producer.abortTransaction();
+            rewindToCommitted();
+            return;
+        }
+        metrics.batch(batch.size());
+        for (Rejected r : rejected) {
+            metrics.rejected(r.reason());
+        }
+        for (Prediction p : predictions) {
+            metrics.predicted(p.modelVersion(), keepRatio, p.queueMs(), p.inferenceMs(), p.endToEndMs(),
+                    tokens.stream().mapToInt(Integer::intValue).sum(), flops);
+        }
+    }
+
+    private Prediction prediction(Accepted a, ServingModel m, float[] logits, double keepRatio, List<Integer> tokens,
+            long flops, long batchStartMs, double inferenceMs, long nowMs) {
+        double[] prob = softmax(logits);
+        Integer[] order = new Integer[prob.length];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, (x, y) -> Double.compare(prob[y], prob[x]));
+        List<String> names = m.manifest().classNames();
+        List<Prediction.TopK> top = new ArrayList<>();
+        for (int i = 0; i < Math.min(config.topK(), order.length); i++) {
+            top.add(new Prediction.TopK(order[i], names.get(order[i]), prob[order[i]]));
+        }
+        long ts = a.record().timestamp();
+        return new Prediction(Prediction.SCHEMA, a.id(), order[0], names.get(order[0]), top, m.version(), keepRatio,
+                tokens, flops, Math.max(0, batchStartMs - ts), inferenceMs, Math.max(0, nowMs - ts),
+                config.workerId(), Instant.ofEpochMilli(nowMs).toString(), a.label());
+    }
+
+    private static double[] softmax(float[] logits) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float l : logits) {
+            max = Math.max(max, l);
+        }
+        double sum = 0;
+        double[] p = new double[logits.length];
+        for (int i = 0; i < p.length; i++) {
+            p[i] = Math.exp(logits[i] - max);
+            sum += p[i];
+        }
+        for (int i = 0; i < p.length; i++) {
+            p[i] /= sum;
+        }
+        return p;
+    }
+
+    private static ProducerRecord<String, byte[]> deadLetter(Rejected r) {
+        Headers h = new RecordHeaders(r.record().headers().toArray());
+        h.remove(Topics.HEADER_ERROR);
+        h.add(Topics.HEADER_ERROR, r.reason().wire().getBytes(StandardCharsets.UTF_8));
+        h.add(Topics.HEADER_ERROR_DETAIL, r.detail().getBytes(StandardCharsets.UTF_8));
+        if (r.record().key() == null) {
+            h.add(Topics.HEADER_REQUEST_ID, r.id().getBytes(StandardCharsets.UTF_8));
+        }
+        // The original key and bytes, unchanged: a fixed input can be replayed as it is.
+        return new ProducerRecord<>(Topics.DLQ, null, r.record().key(), r.record().value(), h);
+    }
+
+    private static Map<TopicPartition, OffsetAndMetadata> nextOffsets(List<ConsumerRecord<String, byte[]>> batch) {
+        Map<TopicPartition, OffsetAndMetadata> out = new HashMap<>();
+        for (ConsumerRecord<String, byte[]> r : batch) {
+            TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+            OffsetAndMetadata cur = out.get(tp);
+            if (cur == null || cur.offset() < r.offset() + 1) {
+                out.put(tp, new OffsetAndMetadata(r.offset() + 1));
+            }
+        }
+        return out;
+    }
+
+    private void rewindToCommitted() {
+        leftover.clear();
+        Set<TopicPartition> assigned = consumer.assignment();
+        Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(assigned);
+        for (TopicPartition tp : assigned) {
+            OffsetAndMetadata o = committed.get(tp);
+            if (o != null) {
+                consumer.seek(tp, o);
+            } else {
+                consumer.seekToBeginning(List.of(tp));
+            }
+        }
+    }
+
+    /** Records of partitions this worker loses were never committed here: their new owner reads them again. */
+    private final class DropUncommitted implements ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            leftover.removeIf(r -> partitions.contains(new TopicPartition(r.topic(), r.partition())));
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {}
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            onPartitionsRevoked(partitions);
+        }
+    }
+
+    private void swapIfReady() {
+        ServingModel next = follower.takePending();
+        if (next != null) {
+            ServingModel old = model;
+            install(next);
+            metrics.swapped(next.version());
+            log.info("worker {}: now serving {} (was {})", config.workerId(), next.version(),
+                    old == null ? "nothing" : old.version());
+            if (old != null) {
+                old.close();
+            }
+        }
+    }
+
+    private void install(ServingModel m) {
+        model = m;
+        if (decoder == null || decoder.size() != m.inputSize()) {
+            decoder = new ImageDecoder(m.inputSize(), config.inputMaxBytes(), config.inputMaxPixels());
+        }
+        follower.serving(m.version());
+        metrics.setReady(true);
+    }
+
+    private static String header(Headers headers, String name) {
+        Header h = headers.lastHeader(name);
+        return h == null || h.value() == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+    }
+
+    private static Integer label(Headers headers) {
+        String v = header(headers, Topics.HEADER_LABEL);
+        if (v == null) {
+            return null;
+        }
+        try {
+            return Integer.valueOf(v.trim());
+        } catch (NumberFormatException e) {
+            return null; // a bad label only disables accuracy for this input; the image is still classified
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new WakeupException();
+        }
+    }
+
+    /** Test hook: the worker dies at its next commit, leaving the transaction open (like kill -9). */
+    void crashAtNextCommit() {
+        crashAtNextCommit = true;
+    }
+
+    /** Blocks until the loop has ended and everything is closed. */
+    public void awaitStopped() throws InterruptedException {
+        finished.await();
+    }
+
+    private void shutdown() {
+        try {
+            consumer.close(); // leaves the group: partitions move to the other workers at once
+        } catch (RuntimeException e) {
+            log.warn("consumer close: {}", e.toString());
+        }
+        try {
+            producer.close(Duration.ofSeconds(5));
+        } catch (RuntimeException e) {
+            log.warn("producer close: {}", e.toString());
+        }
+        follower.close();
+        closeModel();
+        finished.countDown();
+    }
+
+    private void closeModel() {
+        metrics.setReady(false);
+        if (model != null) {
+            model.close();
+            model = null;
+        }
+    }
+
+    /**
+     * Stops the loop after the current batch (committed or aborted, never left open) and waits for the worker to
+     * close its clients and model. Call from another thread (a shutdown hook).
+     */
+    @Override
+    public void close() throws InterruptedException {
+        stopping = true;
+        consumer.wakeup();
+        finished.await();
+    }
+}

@@ -1,0 +1,425 @@
+package io.vitstream.serving;
+
+import io.vitstream.artifact.ArtifactException;
+import io.vitstream.artifact.Manifest;
+import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.kafka.ControlMessage;
+import io.vitstream.kafka.ModelRecords;
+import io.vitstream.kafka.Topics;
+import io.vitstream.kafka.WorkerStatus;
+import io.vitstream.signing.ModelSigning;
+import io.vitstream.util.Json;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.PublicKey;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Follows the compacted {@code vit.control} and {@code vit.models} topics from the beginning (no consumer group: every
+ * worker reads all of them) and prepares the version that control asks for: reassembles its chunks, checks the
+ * Ed25519 signature of the manifest bytes, the weights' size and sha256 and every weight's shape (ModelArtifact),
+ * loads and warms it up on a loader thread, then offers it to the worker, which swaps it in between batches. A
+ * version failing any check is refused (metrics, status, log) and the serving one stays. Also sends the heartbeats
+ * to {@code vit.worker-status}.
+ */
+final class ModelFollower implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ModelFollower.class);
+
+    private final WorkerConfig config;
+    private final PublicKey publicKey;
+    private final WorkerMetrics metrics;
+    private final Map<String, Object> kafka;
+    private final Thread thread;
+    private final ExecutorService loader;
+    private volatile boolean running = true;
+    private volatile KafkaConsumer<String, byte[]> consumer;
+    private final KafkaProducer<String, byte[]> statusProducer;
+
+    // Owned by the follower thread.
+    private final Map<String, StoredVersion> store = new HashMap<>();
+    private final Map<String, String> refused = java.util.Collections.synchronizedMap(new LinkedHashMap<>());
+    private volatile long nextHeartbeat;
+
+    // Shared with the worker thread and the HTTP threads.
+    private volatile ControlMessage desired;
+    private volatile String loading;
+    private volatile String serving;
+    private volatile String lastError;
+    private volatile boolean stopped;
+    private final AtomicReference<ServingModel> pending = new AtomicReference<>();
+
+    /** What {@code vit.models} holds for one version so far. */
+    private static final class StoredVersion {
+        byte[] manifest;
+        byte[] signature;
+        int chunks = -1;
+        final TreeMap<Integer, byte[]> parts = new TreeMap<>();
+
+        boolean complete() {
+            return manifest != null && chunks >= 0 && parts.size() == chunks && (chunks == 0 || parts.lastKey() == chunks - 1);
+        }
+    }
+
+    ModelFollower(WorkerConfig config, Map<String, Object> kafkaClientSettings, PublicKey publicKey,
+            WorkerMetrics metrics) {
+        this.config = config;
+        this.publicKey = publicKey;
+        this.metrics = metrics;
+        this.kafka = kafkaClientSettings;
+        Map<String, Object> p = new HashMap<>(kafkaClientSettings);
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, "vitstream-status-" + config.workerId());
+        this.statusProducer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+        this.loader = Executors.newSingleThreadExecutor(r -> new Thread(r, "model-loader-" + config.workerId()));
+        this.thread = new Thread(this::loop, "model-follower-" + config.workerId());
+        this.thread.setDaemon(true);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    /** The version the worker serves now (called by the worker after a swap or an initial local load). */
+    void serving(String version) {
+        this.serving = version;
+        heartbeatSoon();
+    }
+
+    /** A loaded, warm model ready to be swapped in, or null. The caller owns (and must close) what it takes. */
+    ServingModel takePending() {
+        ServingModel m = pending.getAndSet(null);
+        if (m != null) {
+            serving = m.version(); // before the worker swaps, so the follower never loads it twice
+            heartbeatSoon();
+        }
+        return m;
+    }
+
+    /** Keep ratio in force: control's, or 1.0 before any control message. */
+    double keepRatio() {
+        ControlMessage c = desired;
+        return c == null ? 1.0 : c.keepRatio();
+    }
+
+    String lastError() {
+        return lastError;
+    }
+
+    private void heartbeatSoon() {
+        nextHeartbeat = 0;
+    }
+
+    private void loop() {
+        Map<String, Object> p = new HashMap<>(kafka);
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "vitstream-follower-" + config.workerId());
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        p.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 4 * 1024 * 1024);
+        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(p, new StringDeserializer(),
+                new ByteArrayDeserializer())) {
+            consumer = c;
+            List<TopicPartition> tps = new ArrayList<>();
+            for (String topic : List.of(Topics.CONTROL, Topics.MODELS)) {
+                c.partitionsFor(topic, Duration.ofSeconds(30)).forEach(i -> tps.add(new TopicPartition(topic, i.partition())));
+            }
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            while (running) {
+                for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
+                    if (r.topic().equals(Topics.CONTROL)) {
+                        onControl(r);
+                    } else {
+                        onModelRecord(r);
+                    }
+                }
+                maybeLoad();
+                if (System.currentTimeMillis() >= nextHeartbeat) {
+                    heartbeat();
+                }
+            }
+        } catch (WakeupException e) {
+            if (running) {
+                throw e;
+            }
+        } catch (RuntimeException e) {
+            lastError = "model follower stopped: " + e;
+            log.error("model follower stopped; the worker keeps serving its current model", e);
+        }
+    }
+
+    private void onControl(ConsumerRecord<String, byte[]> r) {
+        if (!Topics.CONTROL_KEY.equals(r.key()) || r.value() == null) {
+            return;
+        }
+        try {
+            ControlMessage m = ControlMessage.SERDE.parse(r.value());
+            String problem = m.problem();
+            if (problem != null) {
+                error("ignored control message at offset " + r.offset() + ": " + problem);
+                return;
+            }
+            if (desired == null || !desired.equals(m)) {
+                log.info("control: active version {}, keep ratio {}", m.activeVersion(), m.keepRatio());
+                heartbeatSoon();
+            }
+            desired = m;
+        } catch (RuntimeException e) {
+            error("ignored unreadable control message at offset " + r.offset() + ": " + e.getMessage());
+        }
+    }
+
+    private void onModelRecord(ConsumerRecord<String, byte[]> r) {
+        String key = r.key();
+        int slash = key == null ? -1 : key.lastIndexOf('/');
+        if (slash < 1) {
+            return;
+        }
+        String version = key.substring(0, slash);
+        String part = key.substring(slash + 1);
+        if (r.value() == null) { // tombstone: the version was deleted
+            store.remove(version);
+            return;
+        }
+        StoredVersion v = store.computeIfAbsent(version, k -> new StoredVersion());
+        if (part.equals("manifest")) {
+            v.manifest = r.value();
+            v.signature = decodeSignature(r.headers().lastHeader(ModelRecords.HEADER_SIGNATURE));
+            Header chunks = r.headers().lastHeader(ModelRecords.HEADER_CHUNKS);
+            v.chunks = parseInt(chunks == null ? null : new String(chunks.value(), StandardCharsets.US_ASCII));
+            // A republished version gets a fresh chance.
+            refused.remove(version);
+        } else {
+            int index = parseInt(part);
+            if (index >= 0) {
+                v.parts.put(index, r.value());
+            }
+        }
+    }
+
+    private static byte[] decodeSignature(Header h) {
+        if (h == null) {
+            return null;
+        }
+        try {
+            return Base64.getDecoder().decode(h.value());
+        } catch (IllegalArgumentException e) {
+            return new byte[0];
+        }
+    }
+
+    private static int parseInt(String s) {
+        try {
+            return s == null ? -1 : Integer.parseInt(s);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    private void maybeLoad() {
+        ControlMessage d = desired;
+        if (d == null || loading != null) {
+            return;
+        }
+        String want = d.activeVersion();
+        ServingModel p = pending.get();
+        if (want.equals(serving) || (p != null && want.equals(p.version())) || refused.containsKey(want)) {
+            return;
+        }
+        StoredVersion v = store.get(want);
+        if (v == null || !v.complete()) {
+            return; // not (fully) published yet: keep serving and wait
+        }
+        loading = want;
+        byte[] manifest = v.manifest;
+        byte[] signature = v.signature;
+        List<byte[]> parts = new ArrayList<>(v.parts.values());
+        loader.submit(() -> load(want, manifest, signature, parts));
+    }
+
+    /** On the loader thread: check, load and warm up one version, then offer it to the worker. */
+    private void load(String version, byte[] manifestJson, byte[] signature, List<byte[]> parts) {
+        Path dir = null;
+        try {
+            if (publicKey == null) {
+                refuse(version, "no_public_key", "no model.public.key is configured, so no published model is trusted");
+                return;
+            }
+            if (signature == null) {
+                refuse(version, "unsigned", "manifest has no signature header");
+                return;
+            }
+            if (!ModelSigning.verify(manifestJson, signature, publicKey)) {
+                refuse(version, "bad_signature", "the manifest's Ed25519 signature does not verify with "
+                        + config.publicKey());
+                return;
+            }
+            Manifest m;
+            try {
+                m = Json.MAPPER.readValue(manifestJson, Manifest.class);
+            } catch (IOException e) {
+                refuse(version, "invalid_manifest", "manifest is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+                return;
+            }
+            if (m.weights() == null || !version.equals(m.version())) {
+                refuse(version, "invalid_manifest", "manifest version " + m.version() + " under key " + version);
+                return;
+            }
+            dir = Files.createTempDirectory("vitstream-model-");
+            Files.write(dir.resolve(ModelArtifact.MANIFEST_FILE), manifestJson);
+            ByteArrayOutputStream weights = new ByteArrayOutputStream();
+            for (byte[] part : parts) {
+                weights.write(part);
+            }
+            Files.write(dir.resolve(m.weights().file()), weights.toByteArray());
+            ServingModel model;
+            try {
+                model = new ServingModel(ModelArtifact.load(dir)); // checks size, sha256, names and shapes
+            } catch (ArtifactException e) {
+                String msg = e.getMessage();
+                refuse(version, msg.contains("sha256") || msg.contains("size") ? "checksum" : "invalid_weights", msg);
+                return;
+            }
+            try {
+                model.warmUp(config.batchMaxSize());
+            } catch (RuntimeException e) {
+                model.close();
+                refuse(version, "warmup_failed", String.valueOf(e.getMessage()));
+                return;
+            }
+            ServingModel old = pending.getAndSet(model);
+            if (old != null) {
+                old.close();
+            }
+            log.info("version {} verified, loaded and warm; swapping in at the next batch", version);
+        } catch (IOException | RuntimeException e) {
+            refuse(version, "load_error", e.toString());
+        } finally {
+            if (dir != null) {
+                deleteQuietly(dir);
+            }
+            loading = null;
+        }
+    }
+
+    private void refuse(String version, String reason, String detail) {
+        String msg = "refused model version " + version + " (" + reason + "): " + detail;
+        log.warn(msg);
+        metrics.swapFailed(reason);
+        refused.put(version, reason);
+        lastError = msg.replace('\n', ' ');
+        heartbeatSoon();
+    }
+
+    private void error(String msg) {
+        log.warn(msg);
+        lastError = msg;
+    }
+
+    String health() {
+        if (stopped) {
+            return "stopped";
+        }
+        if (serving == null) {
+            return "starting";
+        }
+        ControlMessage d = desired;
+        synchronized (refused) {
+            if (d != null && refused.containsKey(d.activeVersion())) {
+                return "degraded";
+            }
+        }
+        return "serving";
+    }
+
+    WorkerStatus status() {
+        ControlMessage d = desired;
+        List<String> refusedList;
+        synchronized (refused) {
+            refusedList = refused.entrySet().stream().map(e -> e.getKey() + ": " + e.getValue()).toList();
+        }
+        return new WorkerStatus(WorkerStatus.SCHEMA, config.workerId(), health(), serving,
+                d == null ? null : d.activeVersion(), keepRatio(), refusedList, lastError, metrics.imagesPredicted(),
+                Instant.now().toString());
+    }
+
+    private void heartbeat() {
+        statusProducer.send(new ProducerRecord<>(Topics.WORKER_STATUS, config.workerId(),
+                WorkerStatus.SERDE.serialize(Topics.WORKER_STATUS, status())), (md, e) -> {
+                    if (e != null) {
+                        log.warn("heartbeat not sent: {}", e.toString());
+                    }
+                });
+        nextHeartbeat = System.currentTimeMillis() + config.heartbeatMs();
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try (Stream<Path> s = Files.walk(dir)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // a leftover temp dir is harmless
+        }
+    }
+
+    /** Stops following, closes any model not yet taken and sends a last "stopped" heartbeat. */
+    @Override
+    public void close() {
+        running = false;
+        KafkaConsumer<String, byte[]> c = consumer;
+        if (c != null) {
+            c.wakeup();
+        }
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        loader.shutdownNow();
+        try {
+            loader.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        ServingModel p = pending.getAndSet(null);
+        if (p != null) {
+            p.close();
+        }
+        stopped = true;
+        try {
+            heartbeat();
+            statusProducer.flush();
+        } finally {
+            statusProducer.close(Duration.ofSeconds(5));
+        }
+    }
+}

@@ -1,0 +1,194 @@
+package io.vitstream.serving;
+
+import io.vitstream.util.UserError;
+import java.io.IOException;
+import java.io.Reader;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * Everything a worker is told, read once at start. Sources, later ones winning: defaults, a properties file,
+ * environment variables ({@code VITSTREAM_BATCH_MAX_SIZE} for {@code batch.max.size}; {@code KAFKA_BOOTSTRAP_SERVERS}
+ * too), explicit settings (command-line options). Settings prefixed {@code kafka.} (env {@code VITSTREAM_KAFKA_...})
+ * go to the Kafka clients unchanged, for security settings and tuning. Every invalid setting is named in one error.
+ *
+ * @param bootstrapServers Kafka bootstrap servers
+ * @param groupId consumer group of all workers
+ * @param workerId this worker's id: the prediction's {@code worker} field, the status key and the transactional id
+ * @param batchMaxSize largest micro-batch
+ * @param batchMaxWaitMs longest wait for a batch to fill, measured from its first record
+ * @param inputMaxBytes largest accepted input
+ * @param inputMaxPixels largest accepted width x height, checked from the image header before decoding
+ * @param modelDir a local artifact to serve until {@code vit.control} names another version (trusted: the operator's
+ *     file), or null to wait for the control topic
+ * @param publicKey Ed25519 public key that versions from {@code vit.models} must be signed with
+ * @param httpPort port of /metrics, /health and /ready (0: any free port; -1: no HTTP server)
+ * @param heartbeatMs interval of {@code vit.worker-status} heartbeats
+ * @param topK probabilities listed per prediction
+ * @param kafka extra Kafka client settings
+ */
+public record WorkerConfig(
+        String bootstrapServers,
+        String groupId,
+        String workerId,
+        int batchMaxSize,
+        long batchMaxWaitMs,
+        long inputMaxBytes,
+        long inputMaxPixels,
+        Path modelDir,
+        Path publicKey,
+        int httpPort,
+        long heartbeatMs,
+        int topK,
+        Map<String, String> kafka) {
+
+    public static final String ENV_PREFIX = "VITSTREAM_";
+    public static final String ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS";
+
+    public WorkerConfig {
+        kafka = Map.copyOf(kafka);
+    }
+
+    /** Reads the process environment, the optional properties file and {@code explicit} (which win). */
+    public static WorkerConfig load(Path propertiesFile, Map<String, String> explicit) {
+        Map<String, String> settings = new LinkedHashMap<>();
+        if (propertiesFile != null) {
+            Properties p = new Properties();
+            try (Reader r = Files.newBufferedReader(propertiesFile)) {
+                p.load(r);
+            } catch (IOException e) {
+                throw new UserError("cannot read worker config " + propertiesFile + ": " + e.getMessage(), e);
+            }
+            p.stringPropertyNames().forEach(k -> settings.put(k, p.getProperty(k).trim()));
+        }
+        settings.putAll(fromEnvironment(System.getenv()));
+        explicit.forEach((k, v) -> {
+            if (v != null) {
+                settings.put(k, v);
+            }
+        });
+        return parse(settings);
+    }
+
+    /** Settings named by environment variables: {@code VITSTREAM_A_B} is {@code a.b}. */
+    static Map<String, String> fromEnvironment(Map<String, String> env) {
+        Map<String, String> out = new LinkedHashMap<>();
+        env.forEach((k, v) -> {
+            if (k.equals(ENV_BOOTSTRAP)) {
+                out.put("bootstrap.servers", v);
+            } else if (k.startsWith(ENV_PREFIX) && !k.equals("VITSTREAM_JAVA_OPTS") && !k.equals("VITSTREAM_LOG_LEVEL")
+                    && !k.equals("VITSTREAM_REBUILD") && !k.equals("VITSTREAM_DATA_DIR")) {
+                out.put(k.substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '.'), v);
+            }
+        });
+        return out;
+    }
+
+    /** Validates {@code settings}; unknown names are errors too (a typo must not pass silently). */
+    public static WorkerConfig parse(Map<String, String> settings) {
+        Parser p = new Parser(settings);
+        String bootstrap = p.string("bootstrap.servers", null);
+        if (bootstrap == null || bootstrap.isBlank()) {
+            p.errors.add("bootstrap.servers is required (--bootstrap-servers or KAFKA_BOOTSTRAP_SERVERS)");
+        }
+        String group = p.string("group.id", "vitstream-workers");
+        String worker = p.string("worker.id", defaultWorkerId());
+        if (worker.isBlank() || !worker.matches("[A-Za-z0-9._-]+")) {
+            p.errors.add("worker.id must be letters, digits, '.', '_' or '-', got '" + worker + "'");
+        }
+        int batch = (int) p.number("batch.max.size", 32, 1, 4096);
+        long wait = p.number("batch.max.wait.ms", 5, 0, 60_000);
+        long maxBytes = p.number("input.max.bytes", 10L * 1024 * 1024, 1, Integer.MAX_VALUE);
+        long maxPixels = p.number("input.max.pixels", 40_000_000, 1, Long.MAX_VALUE / 2);
+        Path modelDir = p.path("model.dir", true);
+        Path key = p.path("model.public.key", true);
+        if (modelDir == null && key == null) {
+            p.errors.add("give model.dir (a local model to serve) or model.public.key (to accept signed models from "
+                    + "the vit.models topic), or both");
+        }
+        int port = (int) p.number("http.port", 9400, -1, 65535);
+        long heartbeat = p.number("heartbeat.ms", 5000, 100, 600_000);
+        int topK = (int) p.number("top.k", 3, 1, 1000);
+        Map<String, String> kafka = new LinkedHashMap<>();
+        for (String k : settings.keySet()) {
+            if (k.startsWith("kafka.")) {
+                kafka.put(k.substring("kafka.".length()), settings.get(k));
+                p.used.add(k);
+            }
+        }
+        for (String k : settings.keySet()) {
+            if (!p.used.contains(k)) {
+                p.errors.add("unknown setting " + k);
+            }
+        }
+        if (!p.errors.isEmpty()) {
+            throw new UserError("invalid worker configuration: " + String.join("; ", p.errors));
+        }
+        return new WorkerConfig(bootstrap, group, worker, batch, wait, maxBytes, maxPixels, modelDir, key, port,
+                heartbeat, topK, kafka);
+    }
+
+    private static String defaultWorkerId() {
+        String host;
+        try {
+            host = java.net.InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            host = "worker";
+        }
+        String pid = ManagementFactory.getRuntimeMXBean().getName().split("@")[0];
+        return (host + "-" + pid).replaceAll("[^A-Za-z0-9._-]", "-");
+    }
+
+    private static final class Parser {
+        final Map<String, String> settings;
+        final List<String> errors = new ArrayList<>();
+        final java.util.Set<String> used = new java.util.HashSet<>();
+
+        Parser(Map<String, String> settings) {
+            this.settings = settings;
+        }
+
+        String string(String name, String dflt) {
+            used.add(name);
+            String v = settings.get(name);
+            return v == null || v.isBlank() ? dflt : v.trim();
+        }
+
+        long number(String name, long dflt, long min, long max) {
+            String v = string(name, null);
+            if (v == null) {
+                return dflt;
+            }
+            try {
+                long n = Long.parseLong(v.replace("_", ""));
+                if (n < min || n > max) {
+                    errors.add(name + " must be between " + min + " and " + max + ", got " + n);
+                    return dflt;
+                }
+                return n;
+            } catch (NumberFormatException e) {
+                errors.add(name + " must be an integer, got '" + v + "'");
+                return dflt;
+            }
+        }
+
+        Path path(String name, boolean mustExist) {
+            String v = string(name, null);
+            if (v == null) {
+                return null;
+            }
+            Path p = Path.of(v);
+            if (mustExist && !Files.exists(p)) {
+                errors.add(name + ": " + p + " does not exist");
+            }
+            return p;
+        }
+    }
+}

@@ -1,0 +1,118 @@
+package io.vitstream.serving;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.MeterBinder;
+import io.vitstream.serving.decode.RejectReason;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The worker's meters. Names are Micrometer's dotted lower case; the Prometheus registry renders them with units and
+ * {@code _total} ({@code inference.latency} -> {@code inference_latency_seconds_bucket}). Tags stay low-cardinality:
+ * model version, keep ratio, stage, reason. Latencies and sizes publish histograms, so they aggregate across workers.
+ */
+public final class WorkerMetrics implements MeterBinder {
+    private volatile MeterRegistry registry;
+    private final AtomicInteger ready = new AtomicInteger();
+    private final AtomicLong images = new AtomicLong();
+    private final AtomicLong rejected = new AtomicLong();
+
+    @Override
+    public void bindTo(MeterRegistry registry) {
+        this.registry = registry;
+        Gauge.builder("model.ready", ready, AtomicInteger::get)
+                .description("1 when a model is loaded and warm").register(registry);
+        for (RejectReason r : RejectReason.values()) {
+            dlqCounter(r); // present at zero, so a dashboard shows every reason from the start
+        }
+    }
+
+    private MeterRegistry registry() {
+        if (registry == null) {
+            throw new IllegalStateException("WorkerMetrics is not bound to a registry");
+        }
+        return registry;
+    }
+
+    private static String ratio(double keepRatio) {
+        return String.format(Locale.ROOT, "%.2f", keepRatio);
+    }
+
+    private Timer latency(String stage, String version, double keepRatio) {
+        return Timer.builder("inference.latency")
+                .description("time per input: queue (record timestamp to batch start), inference (forward pass of its"
+                        + " batch), end_to_end (record timestamp to prediction produced)")
+                .tags("stage", stage, "version", version, "keep_ratio", ratio(keepRatio))
+                .publishPercentileHistogram()
+                .register(registry());
+    }
+
+    /** One committed prediction. */
+    public void predicted(String version, double keepRatio, double queueMs, double inferenceMs, double endToEndMs,
+            int tokensKept, long flops) {
+        latency("queue", version, keepRatio).record((long) (queueMs * 1e6), TimeUnit.NANOSECONDS);
+        latency("inference", version, keepRatio).record((long) (inferenceMs * 1e6), TimeUnit.NANOSECONDS);
+        latency("end_to_end", version, keepRatio).record((long) (endToEndMs * 1e6), TimeUnit.NANOSECONDS);
+        Counter.builder("inference.images").description("images predicted (rate() gives images/s)")
+                .tags("version", version, "keep_ratio", ratio(keepRatio)).register(registry()).increment();
+        DistributionSummary.builder("inference.tokens.kept").description("tokens summed over blocks, per image")
+                .tags("version", version, "keep_ratio", ratio(keepRatio)).publishPercentileHistogram()
+                .register(registry()).record(tokensKept);
+        DistributionSummary.builder("inference.flops").description("FLOPs per image").baseUnit("flops")
+                .tags("version", version, "keep_ratio", ratio(keepRatio)).register(registry()).record(flops);
+        images.incrementAndGet();
+    }
+
+    /** One committed micro-batch. */
+    public void batch(int size) {
+        DistributionSummary.builder("inference.batch.size").description("records per micro-batch")
+                .publishPercentileHistogram().maximumExpectedValue(4096.0).register(registry()).record(size);
+    }
+
+    private Counter dlqCounter(RejectReason reason) {
+        return Counter.builder("inference.dlq").description("inputs sent to the dead-letter topic")
+                .tag("reason", reason.wire()).register(registry());
+    }
+
+    /** One committed dead letter. */
+    public void rejected(RejectReason reason) {
+        dlqCounter(reason).increment();
+        rejected.incrementAndGet();
+    }
+
+    public void aborted(String cause) {
+        Counter.builder("inference.transactions.aborted").tag("cause", cause).register(registry()).increment();
+    }
+
+    public void swapped(String version) {
+        Counter.builder("model.swaps").description("model versions swapped in").tag("version", version)
+                .register(registry()).increment();
+    }
+
+    public void swapFailed(String reason) {
+        Counter.builder("model.swap.failures").description("model versions refused").tag("reason", reason)
+                .register(registry()).increment();
+    }
+
+    public void setReady(boolean isReady) {
+        ready.set(isReady ? 1 : 0);
+    }
+
+    public boolean ready() {
+        return ready.get() == 1;
+    }
+
+    public long imagesPredicted() {
+        return images.get();
+    }
+
+    public long imagesRejected() {
+        return rejected.get();
+    }
+}
