@@ -283,6 +283,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
             }
             producer.sendOffsetsToTransaction(nextOffsets(batch), consumer.groupMetadata());
             if (crashAtNextCommit) {
+                producer.flush(); // the worst case: the predictions are in the log, the commit never comes
                 throw new SimulatedCrash();
             }
             producer.commitTransaction();
