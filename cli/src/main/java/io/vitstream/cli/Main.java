@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
             TrainCommand.class,
             EvaluateCommand.class,
             BenchCommand.class,
+            WorkerCommand.class, ProduceCommand.class, PublishModelCommand.class, KeygenCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -1,0 +1,61 @@
+package io.vitstream.cli;
+
+import io.vitstream.serving.WorkerMain;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code vitstream worker}: one inference worker until stopped. Options override environment variables
+ * ({@code VITSTREAM_*}, {@code KAFKA_BOOTSTRAP_SERVERS}), which override the properties file (see WorkerConfig).
+ */
+@Command(name = "worker", mixinStandardHelpOptions = true,
+        description = {"Run an inference worker: consume vit.images, produce vit.predictions exactly once, follow",
+            "vit.control for model versions and keep ratio. Stops cleanly on Ctrl-C / SIGTERM.",
+            "Settings: options > environment (VITSTREAM_<NAME>, KAFKA_BOOTSTRAP_SERVERS) > --config file."})
+final class WorkerCommand implements Callable<Integer> {
+    @Option(names = "--config", description = "Properties file (bootstrap.servers, batch.max.size, kafka.* ...).")
+    Path config;
+
+    @Option(names = {"--bootstrap-servers", "--bootstrap"}, description = "Kafka bootstrap servers.")
+    String bootstrap;
+
+    @Option(names = "--model", description = "Local model directory to serve until vit.control names another version.")
+    String model;
+
+    @Option(names = "--public-key", description = "Ed25519 public key that models from vit.models must be signed with.")
+    String publicKey;
+
+    @Option(names = "--worker-id", description = "Worker id (default: host-pid).")
+    String workerId;
+
+    @Option(names = "--group-id", description = "Consumer group (default: vitstream-workers).")
+    String groupId;
+
+    @Option(names = "--batch-max-size", description = "Largest micro-batch (default: 32).")
+    String batchMaxSize;
+
+    @Option(names = "--batch-max-wait-ms", description = "Longest wait after a batch's first record (default: 5).")
+    String batchMaxWaitMs;
+
+    @Option(names = "--http-port", description = "Port of /metrics, /health, /ready (default 9400; 0 any; -1 none).")
+    String httpPort;
+
+    @Override
+    public Integer call() throws Exception {
+        Map<String, String> explicit = new LinkedHashMap<>();
+        explicit.put("bootstrap.servers", bootstrap);
+        explicit.put("model.dir", model);
+        explicit.put("model.public.key", publicKey);
+        explicit.put("worker.id", workerId);
+        explicit.put("group.id", groupId);
+        explicit.put("batch.max.size", batchMaxSize);
+        explicit.put("batch.max.wait.ms", batchMaxWaitMs);
+        explicit.put("http.port", httpPort);
+        WorkerMain.run(config, explicit);
+        return 0;
+    }
+}
