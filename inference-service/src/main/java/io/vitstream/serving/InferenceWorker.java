@@ -267,7 +267,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         }
 
         List<Integer> tokens = m.tokensKept(keepRatio);
-        long flops = m.flops(tokens);
+        long flops = m.flops(keepRatio);
         List<Prediction> predictions = new ArrayList<>(accepted.size());
         try {
             producer.beginTransaction();

@@ -6,7 +6,9 @@ import io.vitstream.model.FlopCounter;
 import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
 import java.util.Arrays;
-import java.util.Collections;
+import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.sparsity.SparseForward;
+import io.vitstream.sparsity.SparsifierConfig;
 import java.util.List;
 
 /**
@@ -35,23 +37,43 @@ final class ServingModel implements AutoCloseable {
     }
 
     /**
-     * Tokens entering each block at {@code keepRatio}. Until token sparsification is wired into the forward pass
-     * every block sees all tokens, so the list reports what actually ran (dense), not what was asked for.
+     * How a keep ratio is applied to this model: its learned token predictors when it has them, otherwise the
+     * training-free CLS-attention ranking (EViT), so that the knob works on every version; 1.0 is the dense forward.
      */
+    KeepPolicy policy(double keepRatio) {
+        if (keepRatio >= 1.0) {
+            return KeepPolicy.dense();
+        }
+        SparsifierConfig own = model.network().sparsifier();
+        return own != null && own.hasPredictors() ? KeepPolicy.learned(keepRatio)
+                : new KeepPolicy(keepRatio, KeepPolicy.Method.CLS_ATTENTION, false);
+    }
+
+    /** Tokens (CLS included) entering each block at {@code keepRatio}: what the forward pass really runs. */
     List<Integer> tokensKept(double keepRatio) {
+        KeepPolicy policy = policy(keepRatio);
         VitConfig c = manifest.architecture();
-        Integer[] t = new Integer[c.depth()];
-        Arrays.fill(t, c.numTokens());
-        return Collections.unmodifiableList(Arrays.asList(t));
+        int[] tokens;
+        if (policy.isDense()) {
+            tokens = new int[c.depth()];
+            Arrays.fill(tokens, c.numTokens());
+        } else {
+            tokens = SparseForward.tokensPerBlock(c, SparseForward.stagesFor(model.network(), policy).stages(), policy);
+        }
+        return Arrays.stream(tokens).boxed().toList();
     }
 
-    long flops(List<Integer> tokensKept) {
-        return FlopCounter.perImage(manifest.architecture(), tokensKept.stream().mapToInt(Integer::intValue).toArray());
+    /** FLOPs per image at {@code keepRatio}, token predictors included. */
+    long flops(double keepRatio) {
+        KeepPolicy policy = policy(keepRatio);
+        return policy.isDense() ? FlopCounter.perImage(manifest.architecture())
+                : SparseForward.flopsPerImage(manifest.architecture(),
+                        SparseForward.stagesFor(model.network(), policy), policy);
     }
 
-    /** (B, K) logits of B normalised images. */
+    /** (B, K) logits of B normalised images at {@code keepRatio}. */
     float[][] logits(float[] pixels, int batch, double keepRatio) {
-        return model.logits(pixels, batch);
+        return model.logits(pixels, batch, policy(keepRatio));
     }
 
     /** One forward pass at the batch size it will serve, so the first real batch does not pay for allocation. */

@@ -123,9 +123,16 @@ class HotSwapIntegrationTest {
                 TestKafka.produce(broker, images("half", 6));
                 produced += 6;
                 Map<String, Prediction> half = predictions(broker, produced);
+                long dense = io.vitstream.model.FlopCounter.perImage(TestKafka.TINY);
                 for (int i = 0; i < 6; i++) {
-                    assertThat(half.get("half-" + i).keepRatio()).isEqualTo(0.5);
+                    Prediction p = half.get("half-" + i);
+                    assertThat(p.keepRatio()).isEqualTo(0.5);
+                    // A dense model without predictors ranks tokens by CLS attention: half the 16 patches after
+                    // the first block (CLS + 8), and fewer FLOPs than dense.
+                    assertThat(p.tokensKept()).containsExactly(17, 9);
+                    assertThat(p.flops()).isLessThan(dense);
                 }
+                assertThat(afterRefusals.values()).extracting(Prediction::tokensKept).containsOnly(List.of(17, 17));
 
                 // A good v2 swaps in while records flow: none lost, none twice, each stamped by its model.
                 Path v2 = TestKafka.tinyModel(tmp, "v2", 5);
