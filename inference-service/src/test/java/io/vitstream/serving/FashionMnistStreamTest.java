@@ -1,0 +1,76 @@
+package io.vitstream.serving;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.data.FashionMnist;
+import io.vitstream.data.LabeledImages;
+import io.vitstream.evaluation.EvalResult;
+import io.vitstream.evaluation.Evaluator;
+import io.vitstream.kafka.KafkaBroker;
+import io.vitstream.kafka.Prediction;
+import io.vitstream.kafka.Topics;
+import io.vitstream.serving.TestKafka.Image;
+import io.vitstream.serving.TestKafka.RunningWorker;
+import io.vitstream.signing.ModelSigning;
+import io.vitstream.testing.TestData;
+import java.awt.image.BufferedImage;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** 2,000 labelled Fashion-MNIST test images through the broker: 2,000 predictions, the offline accuracy. */
+@Tag("integration")
+class FashionMnistStreamTest {
+    private static final int N = 2000;
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void everyImageIsPredictedOnceWithTheOfflineAccuracy() throws Exception {
+        LabeledImages test = FashionMnist.load(TestData.fashionMnist(), FashionMnist.Split.TEST).limit(N);
+        List<Image> images = new ArrayList<>(N);
+        for (int i = 0; i < N; i++) {
+            BufferedImage img = new BufferedImage(28, 28, BufferedImage.TYPE_BYTE_GRAY);
+            img.getRaster().setDataElements(0, 0, 28, 28,
+                    java.util.Arrays.copyOfRange(test.pixels(), i * 784, (i + 1) * 784));
+            images.add(new Image("f-" + i, TestImages.encode(img, "png"),
+                    Map.of("label", String.valueOf(test.labels()[i]))));
+        }
+        KeyPair keys = ModelSigning.generate();
+        Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
+        Path v1 = TestKafka.tinyModel(tmp, "v1", 21);
+
+        try (KafkaBroker broker = KafkaBroker.start(2)) {
+            TestKafka.publish(broker, v1, keys);
+            TestKafka.activate(broker, "v1", 1.0);
+            try (RunningWorker w = RunningWorker.start(TestKafka.workerConfig(broker, "w1", publicKey,
+                    Map.of("batch.max.size", "64")))) {
+                TestKafka.produce(broker, images);
+                List<ConsumerRecord<String, byte[]>> recs = TestKafka.readUntil(broker, Topics.PREDICTIONS, true,
+                        l -> l.size() >= N, Duration.ofSeconds(50));
+                Map<String, Prediction> byId = new HashMap<>();
+                for (ConsumerRecord<String, byte[]> r : recs) {
+                    assertThat(byId.put(r.key(), Prediction.SERDE.deserialize(null, r.value()))).isNull();
+                }
+                assertThat(byId).hasSize(N);
+
+                try (ModelArtifact.Loaded local = ModelArtifact.load(v1)) {
+                    EvalResult offline = Evaluator.evaluate(local.model(), local.manifest().input(), test, 64);
+                    long correct = byId.values().stream().filter(p -> p.label() == p.classIndex()).count();
+                    assertThat((double) correct / N).isEqualTo(offline.accuracy());
+                    assertThat(byId.values()).allSatisfy(p -> assertThat(p.label()).isNotNull());
+                }
+            }
+        }
+    }
+}
