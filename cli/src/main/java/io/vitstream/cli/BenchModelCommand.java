@@ -7,7 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.FashionMnist;
 import io.vitstream.data.LabeledImages;
-import io.vitstream.model.VitModel;
+import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.util.Json;
 import io.vitstream.util.UserError;
 import java.io.PrintWriter;
@@ -79,7 +79,8 @@ final class BenchModelCommand implements Callable<Integer> {
             out.println("|------:|---------:|---------:|--------:|----------------:|");
             List<Map<String, Object>> rows = new ArrayList<>();
             for (int b : batches) {
-                double ips = throughput(loaded.model(), loaded, test, b, seconds);
+                double ips = Throughput.imagesPerSecond(loaded.model(), loaded.manifest().input(), test, b, seconds,
+                        KeepPolicy.dense());
                 double gflops = ips * flops / 1e9;
                 out.printf(Locale.ROOT, "| %5d | %8.0f | %8.2f | %7.2f | %14.1f%% |%n", b, ips, 1000.0 * b / ips, gflops,
                         100 * gflops / peak);
@@ -96,30 +97,6 @@ final class BenchModelCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
-    }
-
-    private static double throughput(VitModel model, ModelArtifact.Loaded loaded, LabeledImages data, int batch,
-            double seconds) {
-        int[] order = new int[batch];
-        float[][] inputs = new float[8][];
-        for (int k = 0; k < inputs.length; k++) {
-            for (int i = 0; i < batch; i++) {
-                order[i] = (k * batch + i) % data.count();
-            }
-            inputs[k] = loaded.manifest().input().batch(data, order, 0, batch);
-        }
-        for (int i = 0; i < 3; i++) {
-            model.logits(inputs[i % inputs.length], batch);
-        }
-        long images = 0;
-        long start = System.nanoTime();
-        long deadline = start + (long) (seconds * 1e9);
-        int k = 0;
-        while (System.nanoTime() < deadline) {
-            model.logits(inputs[k++ % inputs.length], batch);
-            images += batch;
-        }
-        return images / ((System.nanoTime() - start) / 1e9);
     }
 
     /** Achieved GFLOP/s of a large square matMul (2 n^3 FLOPs), best of a few timed rounds. */

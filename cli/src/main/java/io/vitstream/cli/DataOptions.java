@@ -34,6 +34,54 @@ final class DataOptions {
         return FashionMnist.load(dataDir, FashionMnist.Split.TRAIN);
     }
 
+    /** Training data and its validation split. */
+    record Split(LabeledImages all, LabeledImages train, LabeledImages validation) {}
+
+    /**
+     * Splits the training set: a fixed, seeded shuffle, the first {@code valSize} images for validation (all choices
+     * are made on these; the test set never is), then up to {@code limit} images for training.
+     */
+    Split trainAndValidation(int valSize, Integer limit, long seed) {
+        if (valSize < 0) {
+            throw new io.vitstream.util.UserError("--val-size must be >= 0, got " + valSize);
+        }
+        if (limit != null && limit < 1) {
+            throw new io.vitstream.util.UserError("--limit must be positive, got " + limit);
+        }
+        LabeledImages all = train();
+        LabeledImages shuffled = shuffle(all, new java.util.Random(seed ^ 0x5eedL));
+        if (limit != null) {
+            shuffled = shuffled.limit(limit + valSize);
+        }
+        if (valSize >= shuffled.count()) {
+            throw new io.vitstream.util.UserError("--val-size " + valSize + " leaves no training images (have "
+                    + shuffled.count() + ")");
+        }
+        return new Split(all, shuffled.slice(valSize, shuffled.count()), shuffled.slice(0, valSize));
+    }
+
+    private static LabeledImages shuffle(LabeledImages in, java.util.Random rng) {
+        int n = in.count();
+        int[] order = new int[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        for (int i = n - 1; i > 0; i--) {
+            int j = rng.nextInt(i + 1);
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        int px = in.imageBytes();
+        byte[] pixels = new byte[in.pixels().length];
+        int[] labels = new int[n];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(in.pixels(), order[i] * px, pixels, i * px, px);
+            labels[i] = in.labels()[order[i]];
+        }
+        return new LabeledImages(pixels, labels, in.height(), in.width(), in.classNames());
+    }
+
     LabeledImages test(int size) {
         return imageFolder != null ? ImageFolder.load(imageFolder, size) : FashionMnist.load(dataDir, FashionMnist.Split.TEST);
     }

@@ -4,6 +4,10 @@ import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.evaluation.EvalResult;
 import io.vitstream.evaluation.Evaluator;
+import io.vitstream.model.VitConfig;
+import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.sparsity.SparseForward;
+import io.vitstream.sparsity.SparsifierConfig;
 import io.vitstream.util.Json;
 import io.vitstream.util.UserError;
 import java.io.PrintWriter;
@@ -44,6 +48,17 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object on the last line.")
     boolean json;
 
+    @Option(names = "--keep-ratio", defaultValue = "1.0",
+            description = "Fraction of tokens kept at each sparsifier stage, in (0, 1] (default: ${DEFAULT-VALUE} = dense).")
+    double keepRatio;
+
+    @Option(names = "--method", defaultValue = "learned",
+            description = "Token selection: learned (DynamicViT predictors) or cls-attention (training-free EViT baseline; any model) (default: ${DEFAULT-VALUE}).")
+    String method;
+
+    @Option(names = "--package-token", description = "Fuse dropped tokens into one package token instead of discarding them.")
+    boolean packageToken;
+
     @Override
     public Integer call() throws Exception {
         if (batch < 1) {
@@ -52,6 +67,7 @@ final class EvaluateCommand implements Callable<Integer> {
         if (limit != null && limit < 1) {
             throw new UserError("--limit must be positive, got " + limit);
         }
+        KeepPolicy policy = new KeepPolicy(keepRatio, KeepPolicy.Method.parse(method), packageToken);
         data.checkAvailable();
         try (ModelArtifact.Loaded loaded = ModelArtifact.load(model)) {
             LabeledImages test = data.test(loaded.manifest().input().height());
@@ -62,12 +78,22 @@ final class EvaluateCommand implements Callable<Integer> {
                 throw new UserError("the data has " + test.classNames().size() + " classes, the model "
                         + loaded.manifest().classNames().size());
             }
-            EvalResult r = Evaluator.evaluate(loaded.model(), loaded.manifest().input(), test, batch);
+            EvalResult r = Evaluator.evaluate(loaded.model(), loaded.manifest().input(), test, batch, policy);
+            VitConfig arch = loaded.manifest().architecture();
+            SparsifierConfig stages = SparseForward.stagesFor(loaded.model().network(), policy);
+            long flops = SparseForward.flopsPerImage(arch, stages, policy);
+            int[] tokensPerStage = stages == null || policy.isDense() ? new int[0]
+                    : SparseForward.patchesPerStage(arch.numPatches(), stages.stages(), keepRatio);
             PrintWriter out = spec.commandLine().getOut();
             List<String> names = loaded.manifest().classNames();
             out.printf(Locale.ROOT, "model %s (%s): accuracy %.4f on %d images, %.0f images/s at batch %d, %.2f MFLOPs/image%n",
                     loaded.manifest().version(), model, r.accuracy(), r.count(), r.imagesPerSecond(), batch,
-                    loaded.manifest().flopsPerImage() / 1e6);
+                    flops / 1e6);
+            if (!policy.isDense()) {
+                out.printf(Locale.ROOT, "keep ratio %.2f (%s%s): patch tokens per stage %s of %d%n", keepRatio,
+                        policy.method().id(), packageToken ? ", package token" : "",
+                        java.util.Arrays.toString(tokensPerStage), arch.numPatches());
+            }
             double[] perClass = r.perClassAccuracy();
             out.println("per-class accuracy:");
             for (int c = 0; c < names.size(); c++) {
@@ -93,8 +119,12 @@ final class EvaluateCommand implements Callable<Integer> {
                 j.put("accuracy", r.accuracy());
                 j.put("images", r.count());
                 j.put("images_per_second", r.imagesPerSecond());
-                j.put("flops_per_image", loaded.manifest().flopsPerImage());
+                j.put("flops_per_image", flops);
                 j.put("batch", batch);
+                j.put("keep_ratio", keepRatio);
+                j.put("method", policy.method().id());
+                j.put("package_token", packageToken);
+                j.put("tokens_per_stage", tokensPerStage);
                 Map<String, Double> pc = new LinkedHashMap<>();
                 for (int c = 0; c < names.size(); c++) {
                     pc.put(names.get(c), perClass[c]);

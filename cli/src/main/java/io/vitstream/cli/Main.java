@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
         subcommands = {
             DemoCommand.class,
             TrainCommand.class,
+            TrainSparseCommand.class,
             EvaluateCommand.class,
             BenchCommand.class,
             WorkerCommand.class, ProduceCommand.class, PublishModelCommand.class, KeygenCommand.class,

@@ -23,7 +23,6 @@ import java.time.temporal.ChronoUnit;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -113,27 +112,14 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (valSize < 0) {
-            throw new UserError("--val-size must be >= 0, got " + valSize);
-        }
-        if (limit != null && limit < 1) {
-            throw new UserError("--limit must be positive, got " + limit);
-        }
         TrainOptions options = new TrainOptions(epochs, batch, lr, minLr, weightDecay, warmup, labelSmoothing, shift,
                 !noFlip, seed);
         InputSpec input = InputSpec.fashionMnist();
-        LabeledImages all = data.train();
+        DataOptions.Split split = data.trainAndValidation(valSize, limit, seed);
+        LabeledImages all = split.all();
+        LabeledImages train = split.train();
+        LabeledImages validation = split.validation();
         Seeds.seedAll(seed);
-        // Validation split: a fixed, seeded subset of the training data; the test set is never used for choices.
-        LabeledImages shuffled = shuffle(all, new Random(seed ^ 0x5eedL));
-        if (limit != null) {
-            shuffled = shuffled.limit(limit + valSize);
-        }
-        if (valSize >= shuffled.count()) {
-            throw new UserError("--val-size " + valSize + " leaves no training images (have " + shuffled.count() + ")");
-        }
-        LabeledImages validation = shuffled.slice(0, valSize);
-        LabeledImages train = shuffled.slice(valSize, shuffled.count());
 
         Path checkpoint = out.resolve("checkpoint");
         Path stateFile = checkpoint.resolve("train-state.json");
@@ -227,27 +213,5 @@ final class TrainCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new UserError("cannot write " + stateFile + ": " + e.getMessage(), e);
         }
-    }
-
-    private static LabeledImages shuffle(LabeledImages in, Random rng) {
-        int n = in.count();
-        int[] order = new int[n];
-        for (int i = 0; i < n; i++) {
-            order[i] = i;
-        }
-        for (int i = n - 1; i > 0; i--) {
-            int j = rng.nextInt(i + 1);
-            int t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
-        int px = in.imageBytes();
-        byte[] pixels = new byte[in.pixels().length];
-        int[] labels = new int[n];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(in.pixels(), order[i] * px, pixels, i * px, px);
-            labels[i] = in.labels()[order[i]];
-        }
-        return new LabeledImages(pixels, labels, in.height(), in.width(), in.classNames());
     }
 }

@@ -10,6 +10,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import io.vitstream.sparsity.SparseForward;
 import io.vitstream.sparsity.SparsifierConfig;
 import io.vitstream.sparsity.TokenPredictor;
 import java.util.ArrayList;
@@ -33,6 +34,8 @@ public final class VisionTransformer extends AbstractBlock {
     private final Linear head;
     private final SparsifierConfig sparsifier;
     private final List<TokenPredictor> predictors;
+    private volatile boolean sparseTraining;
+    private volatile double sparseTrainingRatio = 1.0;
 
     private VisionTransformer(Builder builder) {
         this.config = builder.config;
@@ -62,9 +65,29 @@ public final class VisionTransformer extends AbstractBlock {
         return new Builder();
     }
 
+    /**
+     * Switches the training forward pass to DynamicViT's (Gumbel keep decisions, attention masking): it then returns
+     * logits, final tokens (B, N, D) and one keep policy (B, N - 1) per stage. Training goes through DJL's
+     * {@code Trainer.forward}, which only calls this block, hence a switch rather than a separate entry point.
+     */
+    public void setSparseTraining(boolean on, double keepRatio) {
+        if (on && predictors.isEmpty()) {
+            throw new IllegalArgumentException("sparse training needs a model with token predictors");
+        }
+        this.sparseTraining = on;
+        this.sparseTrainingRatio = keepRatio;
+    }
+
     @Override
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        if (training && sparseTraining) {
+            SparseForward.TrainOutput out = SparseForward.train(this, ps, inputs.singletonOrThrow(), sparseTrainingRatio,
+                    true, null);
+            NDList list = new NDList(out.logits(), out.tokens());
+            list.addAll(out.stagePolicies());
+            return list;
+        }
         NDArray x = embed(ps, inputs.singletonOrThrow(), training);
         for (TransformerBlock block : blocks) {
             x = block.forward(ps, new NDList(x), training).get(0);
@@ -101,12 +124,17 @@ public final class VisionTransformer extends AbstractBlock {
         head.initialize(manager, dataType, cls);
         Shape patches = new Shape(tokens.get(0), config.numPatches(), config.dim());
         for (TokenPredictor p : predictors) {
-            p.initialize(manager, dataType, patches, new Shape(tokens.get(0), config.numPatches()));
+            p.initialize(manager, dataType, patches, new Shape(tokens.get(0), config.numPatches()),
+                    new Shape(tokens.get(0), 1));
         }
     }
 
     public VitConfig config() {
         return config;
+    }
+
+    public TokenEmbedding embedding() {
+        return embedding;
     }
 
     public List<TransformerBlock> blocks() {

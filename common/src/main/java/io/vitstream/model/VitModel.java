@@ -10,6 +10,7 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.TruncatedNormalInitializer;
+import ai.djl.training.initializer.XavierInitializer;
 import ai.djl.util.Pair;
 import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.sparsity.SparseForward;
@@ -33,7 +34,10 @@ public final class VitModel implements AutoCloseable {
         this.network = network;
     }
 
-    /** Builds and randomly initialises (truncated normal, std 0.02) a model; seed the engine first for repeatability. */
+    /**
+     * Builds and randomly initialises a model (linear layers truncated normal with std 0.02 as in ViT; convolutions
+     * Xavier, which keeps the image signal at unit scale through the stem); seed the engine first for repeatability.
+     */
     public static VitModel create(VitConfig config) {
         return create(config, null);
     }
@@ -42,6 +46,7 @@ public final class VitModel implements AutoCloseable {
     public static VitModel create(VitConfig config, SparsifierConfig sparsifier) {
         VisionTransformer network = VisionTransformer.builder().setConfig(config).optSparsifier(sparsifier).build();
         network.setInitializer(new TruncatedNormalInitializer(0.02f), Parameter.Type.WEIGHT);
+        network.embedding().setInitializer(new XavierInitializer(), Parameter.Type.WEIGHT);
         Model model = Model.newInstance("vit");
         model.setBlock(network);
         network.initialize(model.getNDManager(), DataType.FLOAT32, network.inputShape(1));

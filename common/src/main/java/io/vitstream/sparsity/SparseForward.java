@@ -143,7 +143,8 @@ public final class SparseForward {
                     NDArray weights; // (B, n) non-negative importance, larger = keep
                     if (policy.method() == KeepPolicy.Method.LEARNED) {
                         NDArray ones = candidates.get(":, :, 0").onesLike();
-                        NDArray logp = net.predictors().get(s).forward(ps, new NDList(candidates, ones), false)
+                        NDArray ratio = candidates.get(":, :1, 0").onesLike().mul((float) policy.keepRatio());
+                        NDArray logp = net.predictors().get(s).forward(ps, new NDList(candidates, ones, ratio), false)
                                 .singletonOrThrow();
                         weights = logp.get(":, :, 0").exp();
                     } else {
@@ -200,10 +201,11 @@ public final class SparseForward {
      * Training forward pass (shapes fixed, attention masking), or, with {@code fixedPolicies}, the same masked pass
      * with given 0/1 policies instead of sampled ones (tests use this).
      *
+     * @param keepRatio the ratio the predictors are asked for (their conditioning input)
      * @param fixedPolicies per stage (B, N) keep masks, or null to sample Gumbel-softmax decisions
      */
-    public static TrainOutput train(VisionTransformer net, ParameterStore ps, NDArray pixels, boolean training,
-            List<NDArray> fixedPolicies) {
+    public static TrainOutput train(VisionTransformer net, ParameterStore ps, NDArray pixels, double keepRatio,
+            boolean training, List<NDArray> fixedPolicies) {
         SparsifierConfig sparsifier = net.sparsifier();
         if (sparsifier == null || !sparsifier.hasPredictors()) {
             throw new IllegalArgumentException("training token sparsification needs a model with token predictors");
@@ -223,8 +225,9 @@ public final class SparseForward {
                 if (fixedPolicies != null) {
                     decision = fixedPolicies.get(s);
                 } else {
-                    NDArray logp = net.predictors().get(s).forward(ps, new NDList(patchTokens, current), training)
-                            .singletonOrThrow();
+                    NDArray ratio = patchTokens.get(":, :1, 0").onesLike().mul((float) keepRatio);
+                    NDArray logp = net.predictors().get(s)
+                            .forward(ps, new NDList(patchTokens, current, ratio), training).singletonOrThrow();
                     decision = gumbelKeep(logp);
                 }
                 policy = decision.mul(current);

@@ -15,10 +15,11 @@ import ai.djl.util.PairList;
 
 /**
  * DynamicViT's prediction module: scores each patch token from its own (local) feature and a global feature, the
- * policy-weighted mean over the tokens still kept.
+ * policy-weighted mean over the tokens still kept, conditioned on the requested keep ratio so that one model serves
+ * a range of ratios.
  *
- * <p>Input patch tokens (B, N, D) and policy (B, N) (1 = kept so far). Output log-probabilities (B, N, 2); channel 0
- * is "keep".
+ * <p>Input patch tokens (B, N, D), policy (B, N) (1 = kept so far) and keep ratio (B, 1). Output log-probabilities
+ * (B, N, 2); channel 0 is "keep".
  */
 public final class TokenPredictor extends AbstractBlock {
     private final int hidden;
@@ -55,7 +56,8 @@ public final class TokenPredictor extends AbstractBlock {
         NDArray globalPart = h.get(":, :, " + half + ":");
         NDArray p = policy.reshape(b, n, 1);
         NDArray global = globalPart.mul(p).sum(new int[] {1}, true).div(p.sum(new int[] {1}, true).add(1e-6f));
-        NDArray x = NDArrays.concat(new NDList(local, global.broadcast(b, n, half)), 2);
+        NDArray ratio = inputs.get(2).reshape(b, 1, 1).broadcast(b, n, 1);
+        NDArray x = NDArrays.concat(new NDList(local, global.broadcast(b, n, half), ratio), 2);
         x = Activation.gelu(fc1.forward(ps, new NDList(x), training).singletonOrThrow());
         x = Activation.gelu(fc2.forward(ps, new NDList(x), training).singletonOrThrow());
         return new NDList(out.forward(ps, new NDList(x), training).singletonOrThrow().logSoftmax(2));
@@ -72,14 +74,14 @@ public final class TokenPredictor extends AbstractBlock {
         Shape t = inputShapes[0];
         norm.initialize(manager, dataType, t);
         in.initialize(manager, dataType, t);
-        fc1.initialize(manager, dataType, new Shape(t.get(0), t.get(1), hidden));
+        fc1.initialize(manager, dataType, new Shape(t.get(0), t.get(1), hidden + 1));
         fc2.initialize(manager, dataType, new Shape(t.get(0), t.get(1), hidden / 2));
         out.initialize(manager, dataType, new Shape(t.get(0), t.get(1), hidden / 4));
     }
 
     /** Multiply-adds per scored token. */
     public static long macsPerToken(int dim, int hidden) {
-        return (long) dim * hidden + (long) hidden * (hidden / 2) + (long) (hidden / 2) * (hidden / 4)
+        return (long) dim * hidden + (long) (hidden + 1) * (hidden / 2) + (long) (hidden / 2) * (hidden / 4)
                 + (long) (hidden / 4) * 2;
     }
 

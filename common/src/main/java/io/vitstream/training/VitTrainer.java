@@ -44,6 +44,14 @@ public final class VitTrainer {
     public static EpochStats train(
             VitModel model, InputSpec input, LabeledImages train, LabeledImages validation, TrainOptions options,
             int startEpoch, boolean showProgress, EpochListener listener) {
+        return train(model, input, train, validation, options, startEpoch, showProgress, listener,
+                Objective.crossEntropy(options.labelSmoothing()));
+    }
+
+    /** As above, minimising {@code objective} (for example DynamicViT's distillation objective). */
+    public static EpochStats train(
+            VitModel model, InputSpec input, LabeledImages train, LabeledImages validation, TrainOptions options,
+            int startEpoch, boolean showProgress, EpochListener listener, Objective objective) {
         if (train.count() < 1) {
             throw new IllegalArgumentException("no training images");
         }
@@ -51,7 +59,7 @@ public final class VitTrainer {
             throw new IllegalArgumentException("start epoch " + startEpoch + " outside 0.." + (options.epochs() - 1));
         }
         int batch = Math.min(options.batchSize(), train.count());
-        int stepsPerEpoch = train.count() / batch; // drop the ragged last batch: every step sees a full batch
+        int stepsPerEpoch = train.count() / batch; // full batches only (see TrainingBatches)
         int totalSteps = stepsPerEpoch * options.epochs();
         int warmup = Math.round(options.warmupEpochs() * stepsPerEpoch);
         WarmupCosine schedule = new WarmupCosine(options.learningRate(), options.minLearningRate(), warmup, totalSteps,
@@ -73,15 +81,9 @@ public final class VitTrainer {
                 // Trainer.initialize may re-initialise parameters; put the model's own weights back.
                 model.importWeights(weights, "in-memory weights");
                 weights.close();
-                int[] order = new int[train.count()];
-                for (int i = 0; i < order.length; i++) {
-                    order[i] = i;
-                }
-                byte[] augmented = new byte[batch * train.imageBytes()];
-                float[] pixels = new float[batch * input.pixels()];
-                int[] labels = new int[batch];
+                TrainingBatches batches = new TrainingBatches(train, input, augmenter, batch, rng);
                 for (int epoch = startEpoch; epoch < options.epochs(); epoch++) {
-                    shuffle(order, rng);
+                    batches.shuffle();
                     long start = System.nanoTime();
                     double lossSum = 0;
                     long correct = 0;
@@ -91,22 +93,20 @@ public final class VitTrainer {
                                     stepsPerEpoch)
                             : null;
                     for (int step = 0; step < stepsPerEpoch; step++) {
-                        for (int i = 0; i < batch; i++) {
-                            int idx = order[step * batch + i];
-                            augmenter.apply(train.pixels(), idx * train.imageBytes(), train.height(), train.width(),
-                                    augmented, rng);
-                            input.normalize(augmented, 0, pixels, i * input.pixels());
-                            labels[i] = train.labels()[idx];
-                        }
+                        batches.fill(step);
+                        float[] pixels = batches.pixels();
+                        int[] labels = batches.labels();
                         float loss;
                         float[] logits;
+                        objective.beforeStep(rng);
                         try (NDManager scope = trainer.getManager().newSubManager()) {
                             NDArray x = scope.create(pixels, new Shape(batch, arch.channels(), arch.imageSize(),
                                     arch.imageSize()));
                             NDArray y = scope.create(labels);
                             try (GradientCollector collector = trainer.newGradientCollector()) {
-                                NDArray out = trainer.forward(new NDList(x)).singletonOrThrow();
-                                NDArray l = trainer.getLoss().evaluate(new NDList(y), new NDList(out));
+                                NDList outputs = trainer.forward(new NDList(x));
+                                NDArray out = outputs.get(0);
+                                NDArray l = objective.loss(outputs, x, y);
                                 collector.backward(l);
                                 loss = l.getFloat();
                                 logits = out.toFloatArray();
@@ -128,7 +128,7 @@ public final class VitTrainer {
                     double secs = (System.nanoTime() - start) / 1e9;
                     double valAcc = Double.NaN;
                     if (validation != null && validation.count() > 0) {
-                        EvalResult r = Evaluator.evaluate(model, input, validation, 256);
+                        EvalResult r = Evaluator.evaluate(model, input, validation, 256, objective.validationPolicy());
                         valAcc = r.accuracy();
                     }
                     last = new EpochStats(epoch + 1, lossSum / stepsPerEpoch, (double) correct / seen, valAcc,
@@ -140,10 +140,11 @@ public final class VitTrainer {
                 }
             }
         }
+        objective.finish();
         return last;
     }
 
-    private static int countCorrect(float[] logits, int[] labels, int classes) {
+    static int countCorrect(float[] logits, int[] labels, int classes) {
         int correct = 0;
         for (int i = 0; i < labels.length; i++) {
             int best = 0;
@@ -157,14 +158,5 @@ public final class VitTrainer {
             }
         }
         return correct;
-    }
-
-    private static void shuffle(int[] a, Random rng) {
-        for (int i = a.length - 1; i > 0; i--) {
-            int j = rng.nextInt(i + 1);
-            int t = a[i];
-            a[i] = a[j];
-            a[j] = t;
-        }
     }
 }

@@ -1,0 +1,33 @@
+package io.vitstream.training;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import io.vitstream.sparsity.KeepPolicy;
+import java.util.Random;
+
+/** What a training step minimises; {@link VitTrainer} runs the loop, the objective supplies the loss. */
+public interface Objective {
+    /** Called before each step, for example to sample a keep ratio for this batch. */
+    default void beforeStep(Random rng) {}
+
+    /**
+     * Loss of one batch (a scalar with gradients).
+     *
+     * @param outputs the training forward pass's outputs; {@code outputs.get(0)} are the logits (B, K)
+     */
+    NDArray loss(NDList outputs, NDArray pixels, NDArray labels);
+
+    /** Policy under which validation accuracy is measured after each epoch. */
+    default KeepPolicy validationPolicy() {
+        return KeepPolicy.dense();
+    }
+
+    /** Called once after the last step. */
+    default void finish() {}
+
+    /** Plain supervised training: label-smoothed cross-entropy. */
+    static Objective crossEntropy(float labelSmoothing) {
+        LabelSmoothingLoss ce = new LabelSmoothingLoss(labelSmoothing);
+        return (outputs, pixels, labels) -> ce.evaluate(new NDList(labels), new NDList(outputs.get(0)));
+    }
+}
