@@ -9,6 +9,7 @@ import java.util.List;
  * @param health {@code starting} (no model yet), {@code serving}, {@code degraded} (serving, but the desired version
  *     was refused), {@code stopped}
  * @param modelVersion version serving now (null before the first load)
+ * @param canaryVersion canary version serving its share of batches now, or null
  * @param desiredVersion active version asked for by {@link Topics#CONTROL}
  * @param refusedVersions versions that failed a check, with the reason
  * @param lastError latest error, one line
@@ -19,6 +20,7 @@ public record WorkerStatus(
         String worker,
         String health,
         String modelVersion,
+        String canaryVersion,
         String desiredVersion,
         double keepRatio,
         List<String> refusedVersions,

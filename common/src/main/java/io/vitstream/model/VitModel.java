@@ -10,7 +10,6 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.TruncatedNormalInitializer;
-import ai.djl.training.initializer.XavierInitializer;
 import ai.djl.util.Pair;
 import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.sparsity.SparseForward;
@@ -35,8 +34,8 @@ public final class VitModel implements AutoCloseable {
     }
 
     /**
-     * Builds and randomly initialises a model (linear layers truncated normal with std 0.02 as in ViT; convolutions
-     * Xavier, which keeps the image signal at unit scale through the stem); seed the engine first for repeatability.
+     * Builds and randomly initialises a model (every weight truncated normal with std 0.02, as in ViT); seed the
+     * engine first for repeatability.
      */
     public static VitModel create(VitConfig config) {
         return create(config, null);
@@ -46,7 +45,6 @@ public final class VitModel implements AutoCloseable {
     public static VitModel create(VitConfig config, SparsifierConfig sparsifier) {
         VisionTransformer network = VisionTransformer.builder().setConfig(config).optSparsifier(sparsifier).build();
         network.setInitializer(new TruncatedNormalInitializer(0.02f), Parameter.Type.WEIGHT);
-        network.embedding().setInitializer(new XavierInitializer(), Parameter.Type.WEIGHT);
         Model model = Model.newInstance("vit");
         model.setBlock(network);
         network.initialize(model.getNDManager(), DataType.FLOAT32, network.inputShape(1));

@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.InputSpec;
+import io.vitstream.kafka.ControlMessage;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
 import io.vitstream.serving.decode.DecodeException;
@@ -67,8 +68,13 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile boolean stopping;
     private volatile boolean crashAtNextCommit;
+    // Owned by the worker thread: loaded, warm versions; the active one; the canary and its share of batches.
+    private final Map<String, ServingModel> models = new HashMap<>();
+    private final Map<Integer, ImageDecoder> decoders = new HashMap<>();
     private ServingModel model;
-    private ImageDecoder decoder;
+    private ServingModel canary;
+    private double canaryShare;
+    private double canaryCredit;
 
     /** Thrown inside the loop to imitate a process dying between produce and commit. */
     private static final class SimulatedCrash extends RuntimeException {
@@ -112,6 +118,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
 
         if (initial != null) {
             install(initial);
+            follower.held(models.keySet(), initial.version(), null);
         }
     }
 
@@ -229,7 +236,8 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     /** decode -> forward -> produce, in one transaction with the batch's offsets. */
     private void process(List<ConsumerRecord<String, byte[]>> batch) {
         long batchStartMs = System.currentTimeMillis();
-        ServingModel m = model;
+        ServingModel m = pickModel();
+        ImageDecoder decoder = decoderFor(m);
         double keepRatio = follower.keepRatio();
         InputSpec spec = m.manifest().input();
 
@@ -397,27 +405,69 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         }
     }
 
+    /**
+     * Between batches: takes what the follower has loaded, makes control's active version (and canary) current once
+     * loaded, and closes versions nobody wants any more. A version not loaded yet, or refused, leaves the current
+     * one serving.
+     */
     private void swapIfReady() {
-        ServingModel next = follower.takePending();
-        if (next != null) {
-            ServingModel old = model;
-            install(next);
-            metrics.swapped(next.version());
-            log.info("worker {}: now serving {} (was {})", config.workerId(), next.version(),
-                    old == null ? "nothing" : old.version());
-            if (old != null) {
+        List<ServingModel> fresh = follower.takeReady();
+        ControlMessage d = follower.desired();
+        if (fresh.isEmpty() && java.util.Objects.equals(d, lastApplied)) {
+            return;
+        }
+        lastApplied = d;
+        for (ServingModel m : fresh) {
+            ServingModel old = models.put(m.version(), m);
+            if (old != null && old != model && old != canary) {
                 old.close();
             }
         }
+        if (d != null) {
+            ServingModel active = models.get(d.activeVersion());
+            if (active != null && active != model) {
+                String was = model == null ? "nothing" : model.version();
+                install(active);
+                metrics.swapped(active.version());
+                log.info("worker {}: now serving {} (was {})", config.workerId(), active.version(), was);
+            }
+            List<String> wanted = ModelFollower.wanted(d);
+            canary = wanted.size() > 1 ? models.get(wanted.get(1)) : null;
+            canaryShare = canary == null ? 0 : d.canaryShare();
+        }
+        for (var it = models.entrySet().iterator(); it.hasNext(); ) {
+            ServingModel m = it.next().getValue();
+            if (m != model && m != canary && (d == null || !ModelFollower.wanted(d).contains(m.version()))) {
+                m.close(); // only this thread runs models, and no batch is in flight here
+                it.remove();
+            }
+        }
+        follower.held(models.keySet(), model == null ? null : model.version(), canary == null ? null : canary.version());
     }
 
+    private ControlMessage lastApplied;
+
     private void install(ServingModel m) {
+        models.put(m.version(), m);
         model = m;
-        if (decoder == null || decoder.size() != m.inputSize()) {
-            decoder = new ImageDecoder(m.inputSize(), config.inputMaxBytes(), config.inputMaxPixels());
-        }
-        follower.serving(m.version());
         metrics.setReady(true);
+    }
+
+    /** The model for the next batch: the canary for its share of batches (spread evenly, no randomness), else active. */
+    private ServingModel pickModel() {
+        if (canary != null) {
+            canaryCredit += canaryShare;
+            if (canaryCredit >= 1.0) {
+                canaryCredit -= 1.0;
+                return canary;
+            }
+        }
+        return model;
+    }
+
+    private ImageDecoder decoderFor(ServingModel m) {
+        return decoders.computeIfAbsent(m.inputSize(),
+                size -> new ImageDecoder(size, config.inputMaxBytes(), config.inputMaxPixels()));
     }
 
     private static String header(Headers headers, String name) {
@@ -474,10 +524,10 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
 
     private void closeModel() {
         metrics.setReady(false);
-        if (model != null) {
-            model.close();
-            model = null;
-        }
+        models.values().forEach(ServingModel::close);
+        models.clear();
+        model = null;
+        canary = null;
     }
 
     /**

@@ -28,7 +28,9 @@ import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -76,9 +78,12 @@ final class ModelFollower implements AutoCloseable {
     private volatile ControlMessage desired;
     private volatile String loading;
     private volatile String serving;
+    private volatile String servingCanary;
+    private volatile Set<String> held = Set.of();
     private volatile String lastError;
     private volatile boolean stopped;
-    private final AtomicReference<ServingModel> pending = new AtomicReference<>();
+    private final ConcurrentLinkedQueue<ServingModel> ready = new ConcurrentLinkedQueue<>();
+    private final Set<String> queued = ConcurrentHashMap.newKeySet();
 
     /** What {@code vit.models} holds for one version so far. */
     private static final class StoredVersion {
@@ -110,20 +115,35 @@ final class ModelFollower implements AutoCloseable {
         thread.start();
     }
 
-    /** The version the worker serves now (called by the worker after a swap or an initial local load). */
-    void serving(String version) {
-        this.serving = version;
-        heartbeatSoon();
-    }
-
-    /** A loaded, warm model ready to be swapped in, or null. The caller owns (and must close) what it takes. */
-    ServingModel takePending() {
-        ServingModel m = pending.getAndSet(null);
-        if (m != null) {
-            serving = m.version(); // before the worker swaps, so the follower never loads it twice
+    /**
+     * What the worker holds now (called by the worker thread after every change): loaded versions, the active one
+     * and the canary (or null).
+     */
+    void held(Set<String> versions, String active, String canary) {
+        boolean changed = !java.util.Objects.equals(active, serving) || !java.util.Objects.equals(canary, servingCanary);
+        this.held = Set.copyOf(versions);
+        // Taken models are now held or dropped; only those still in the queue stay "queued". (A load in flight is
+        // guarded by `loading`, so one that is queued but not yet in the queue is not loaded twice.)
+        queued.removeIf(v -> ready.stream().noneMatch(m -> m.version().equals(v)));
+        this.serving = active;
+        this.servingCanary = canary;
+        if (changed) {
             heartbeatSoon();
         }
-        return m;
+    }
+
+    /** Loaded, warm models ready to be swapped in. The caller owns (and must close) what it takes. */
+    List<ServingModel> takeReady() {
+        List<ServingModel> out = new ArrayList<>();
+        for (ServingModel m; (m = ready.poll()) != null; ) {
+            out.add(m);
+        }
+        return out;
+    }
+
+    /** The desired state from vit.control, or null before the first valid control message. */
+    ControlMessage desired() {
+        return desired;
     }
 
     /** Keep ratio in force: control's, or 1.0 before any control message. */
@@ -246,25 +266,41 @@ final class ModelFollower implements AutoCloseable {
         }
     }
 
+    /** Versions control wants loaded: the active one and, with a positive share, the canary. */
+    static List<String> wanted(ControlMessage d) {
+        if (d == null) {
+            return List.of();
+        }
+        if (d.canaryVersion() != null && d.canaryShare() != null && d.canaryShare() > 0
+                && !d.canaryVersion().equals(d.activeVersion())) {
+            return List.of(d.activeVersion(), d.canaryVersion());
+        }
+        return List.of(d.activeVersion());
+    }
+
     private void maybeLoad() {
-        ControlMessage d = desired;
-        if (d == null || loading != null) {
+        if (loading != null) {
             return;
         }
-        String want = d.activeVersion();
-        ServingModel p = pending.get();
-        if (want.equals(serving) || (p != null && want.equals(p.version())) || refused.containsKey(want)) {
+        String want = null;
+        for (String w : wanted(desired)) {
+            StoredVersion v = store.get(w);
+            // Not (fully) published yet: keep serving and wait.
+            if (!held.contains(w) && !queued.contains(w) && !refused.containsKey(w) && v != null && v.complete()) {
+                want = w;
+                break;
+            }
+        }
+        if (want == null) {
             return;
         }
         StoredVersion v = store.get(want);
-        if (v == null || !v.complete()) {
-            return; // not (fully) published yet: keep serving and wait
-        }
         loading = want;
         byte[] manifest = v.manifest;
         byte[] signature = v.signature;
         List<byte[]> parts = new ArrayList<>(v.parts.values());
-        loader.submit(() -> load(want, manifest, signature, parts));
+        String version = want;
+        loader.submit(() -> load(version, manifest, signature, parts));
     }
 
     /** On the loader thread: check, load and warm up one version, then offer it to the worker. */
@@ -317,10 +353,8 @@ final class ModelFollower implements AutoCloseable {
                 refuse(version, "warmup_failed", String.valueOf(e.getMessage()));
                 return;
             }
-            ServingModel old = pending.getAndSet(model);
-            if (old != null) {
-                old.close();
-            }
+            queued.add(version);
+            ready.add(model);
             log.info("version {} verified, loaded and warm; swapping in at the next batch", version);
         } catch (IOException | RuntimeException e) {
             refuse(version, "load_error", e.toString());
@@ -353,9 +387,8 @@ final class ModelFollower implements AutoCloseable {
         if (serving == null) {
             return "starting";
         }
-        ControlMessage d = desired;
-        synchronized (refused) {
-            if (d != null && refused.containsKey(d.activeVersion())) {
+        for (String w : wanted(desired)) {
+            if (refused.containsKey(w)) {
                 return "degraded";
             }
         }
@@ -368,7 +401,7 @@ final class ModelFollower implements AutoCloseable {
         synchronized (refused) {
             refusedList = refused.entrySet().stream().map(e -> e.getKey() + ": " + e.getValue()).toList();
         }
-        return new WorkerStatus(WorkerStatus.SCHEMA, config.workerId(), health(), serving,
+        return new WorkerStatus(WorkerStatus.SCHEMA, config.workerId(), health(), serving, servingCanary,
                 d == null ? null : d.activeVersion(), keepRatio(), refusedList, lastError, metrics.imagesPredicted(),
                 Instant.now().toString());
     }
@@ -410,10 +443,7 @@ final class ModelFollower implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        ServingModel p = pending.getAndSet(null);
-        if (p != null) {
-            p.close();
-        }
+        takeReady().forEach(ServingModel::close);
         stopped = true;
         try {
             heartbeat();

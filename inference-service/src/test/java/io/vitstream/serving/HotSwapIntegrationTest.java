@@ -174,6 +174,24 @@ class HotSwapIntegrationTest {
                         .map(r -> WorkerStatus.SERDE.deserialize(Topics.WORKER_STATUS, r.value()))
                         .anyMatch(s -> "v2".equals(s.modelVersion()) && s.refusedVersions().size() == 3),
                         Duration.ofSeconds(20));
+
+                // A canary takes its share of batches next to the active version; both are stamped correctly.
+                Path v3 = TestKafka.tinyModel(tmp, "v3", 6);
+                TestKafka.publish(broker, v3, keys);
+                Publisher.setControl(broker.clientConfig(),
+                        new io.vitstream.kafka.ControlMessage(1, "v2", 0.5, "v3", 0.5));
+                TestKafka.await("canary v3 loaded", () -> "v3".equals(w.worker().status().canaryVersion()),
+                        Duration.ofSeconds(30));
+                TestKafka.produce(broker, images("canary", 24));
+                produced += 24;
+                Map<String, Prediction> withCanary = predictions(broker, produced);
+                assertThat(withCanary).hasSize(produced);
+                Set<String> canaryVersions = new HashSet<>();
+                for (int i = 0; i < 24; i++) {
+                    canaryVersions.add(withCanary.get("canary-" + i).modelVersion());
+                }
+                assertThat(canaryVersions).containsExactlyInAnyOrder("v2", "v3");
+                assertThat(w.worker().status().modelVersion()).isEqualTo("v2");
             }
         }
     }
