@@ -132,6 +132,19 @@ public final class KafkaBroker implements AutoCloseable {
 
     private void awaitReadyAndCreateTopics(int partitions, Path out) throws InterruptedException {
         long deadline = System.currentTimeMillis() + START_TIMEOUT_MS;
+        // Wait for the listener first: an admin client started earlier logs a warning per refused connection.
+        int port = Integer.parseInt(bootstrap.substring(bootstrap.lastIndexOf(':') + 1));
+        while (!accepts(port)) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("the Kafka broker exited with code " + process.exitValue()
+                        + " during start; last lines of " + out + ":\n" + tail(out));
+            }
+            if (System.currentTimeMillis() > deadline) {
+                throw new IllegalStateException("the Kafka broker did not listen on " + bootstrap + " within "
+                        + START_TIMEOUT_MS / 1000 + " s:\n" + tail(out));
+            }
+            Thread.sleep(100);
+        }
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 5000,
                 AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 10000))) {
@@ -175,6 +188,15 @@ public final class KafkaBroker implements AutoCloseable {
         }
         if (p.exitValue() != 0) {
             throw new IOException("Kafka's storage format step failed (exit " + p.exitValue() + "): " + tail(output));
+        }
+    }
+
+    private static boolean accepts(int port) {
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.connect(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 500);
+            return true;
+        } catch (IOException e) {
+            return false;
         }
     }
 

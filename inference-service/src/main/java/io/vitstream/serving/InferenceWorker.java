@@ -68,6 +68,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile boolean stopping;
     private volatile boolean crashAtNextCommit;
+    private volatile boolean started;
     // Owned by the worker thread: loaded, warm versions; the active one; the canary and its share of batches.
     private final Map<String, ServingModel> models = new HashMap<>();
     private final Map<Integer, ImageDecoder> decoders = new HashMap<>();
@@ -157,6 +158,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
 
     @Override
     public void run() {
+        started = true;
         try {
             producer.initTransactions();
             while (model == null && !stopping) {
@@ -538,6 +540,10 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     public void close() throws InterruptedException {
         stopping = true;
         consumer.wakeup();
+        if (!started) {
+            shutdown(); // never ran: nothing is in flight, close here
+            return;
+        }
         finished.await();
     }
 }
