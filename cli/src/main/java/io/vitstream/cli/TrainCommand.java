@@ -138,7 +138,14 @@ final class TrainCommand implements Callable<Integer> {
             ModelArtifact.Loaded loaded = ModelArtifact.load(checkpoint);
             model = loaded.model();
             template = loaded.manifest();
-            System.err.printf(Locale.ROOT, "resuming %s after epoch %d%n", template.version(), startEpoch);
+            Map<String, Object> recipe = new LinkedHashMap<>(template.training());
+            // Keep the history honest: a resumed run may extend the schedule (a warm restart of the cosine).
+            recipe.put("resumed_after_epoch_" + startEpoch, "--resume --epochs " + epochs + " --lr " + lr);
+            recipe.put("epochs", epochs);
+            template = new Manifest(template.formatVersion(), template.version(), template.parentVersion(),
+                    template.architecture(), template.classNames(), template.input(), 0, 0, null, null, recipe, null,
+                    template.createdAt(), template.sparsifier());
+            System.err.printf(Locale.ROOT, "resuming %s after epoch %d of %d%n", template.version(), startEpoch, epochs);
         } else {
             VitConfig config = VitConfig.uniform(input.height(), input.channels(), patch, stemChannels, dim, depth,
                     heads, mlpDim, all.classNames().size());

@@ -15,8 +15,10 @@ import ai.djl.util.PairList;
 
 /**
  * DynamicViT's prediction module: scores each patch token from its own (local) feature and a global feature, the
- * policy-weighted mean over the tokens still kept, conditioned on the requested keep ratio so that one model serves
- * a range of ratios.
+ * policy-weighted mean over the tokens still kept. It is conditioned on the requested keep ratio r by adding the
+ * prior log-odds log(r / (1 - r)) to the keep logit: during training the expected kept fraction then follows the
+ * ratio drawn for the batch while the network learns the ranking; at inference (top-k) a shift shared by all tokens
+ * leaves the ranking unchanged, so one model serves every ratio.
  *
  * <p>Input patch tokens (B, N, D), policy (B, N) (1 = kept so far) and keep ratio (B, 1). Output log-probabilities
  * (B, N, 2); channel 0 is "keep".
@@ -56,11 +58,13 @@ public final class TokenPredictor extends AbstractBlock {
         NDArray globalPart = h.get(":, :, " + half + ":");
         NDArray p = policy.reshape(b, n, 1);
         NDArray global = globalPart.mul(p).sum(new int[] {1}, true).div(p.sum(new int[] {1}, true).add(1e-6f));
-        NDArray ratio = inputs.get(2).reshape(b, 1, 1).broadcast(b, n, 1);
-        NDArray x = NDArrays.concat(new NDList(local, global.broadcast(b, n, half), ratio), 2);
+        NDArray x = NDArrays.concat(new NDList(local, global.broadcast(b, n, half)), 2);
         x = Activation.gelu(fc1.forward(ps, new NDList(x), training).singletonOrThrow());
         x = Activation.gelu(fc2.forward(ps, new NDList(x), training).singletonOrThrow());
-        return new NDList(out.forward(ps, new NDList(x), training).singletonOrThrow().logSoftmax(2));
+        NDArray r = inputs.get(2).reshape(b, 1, 1).clip(0.01f, 0.99f);
+        NDArray priorLogOdds = r.log().sub(r.neg().add(1f).log()); // (B, 1, 1)
+        NDArray offset = NDArrays.concat(new NDList(priorLogOdds, priorLogOdds.zerosLike()), 2); // keep, drop
+        return new NDList(out.forward(ps, new NDList(x), training).singletonOrThrow().add(offset).logSoftmax(2));
     }
 
     @Override
@@ -74,14 +78,14 @@ public final class TokenPredictor extends AbstractBlock {
         Shape t = inputShapes[0];
         norm.initialize(manager, dataType, t);
         in.initialize(manager, dataType, t);
-        fc1.initialize(manager, dataType, new Shape(t.get(0), t.get(1), hidden + 1));
+        fc1.initialize(manager, dataType, new Shape(t.get(0), t.get(1), hidden));
         fc2.initialize(manager, dataType, new Shape(t.get(0), t.get(1), hidden / 2));
         out.initialize(manager, dataType, new Shape(t.get(0), t.get(1), hidden / 4));
     }
 
     /** Multiply-adds per scored token. */
     public static long macsPerToken(int dim, int hidden) {
-        return (long) dim * hidden + (long) (hidden + 1) * (hidden / 2) + (long) (hidden / 2) * (hidden / 4)
+        return (long) dim * hidden + (long) hidden * (hidden / 2) + (long) (hidden / 2) * (hidden / 4)
                 + (long) (hidden / 4) * 2;
     }
 

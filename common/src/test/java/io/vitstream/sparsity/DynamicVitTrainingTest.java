@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
 class DynamicVitTrainingTest {
     @Test
     void sparseFineTuningLearnsRatioConditionedPredictors() {
-        LabeledImages train = FashionMnist.load(TestData.fashionMnist(), FashionMnist.Split.TRAIN).limit(3000);
+        LabeledImages train = FashionMnist.load(TestData.fashionMnist(), FashionMnist.Split.TRAIN).limit(2000);
         LabeledImages test = FashionMnist.load(TestData.fashionMnist(), FashionMnist.Split.TEST).limit(500);
         InputSpec input = InputSpec.fashionMnist();
         VitConfig config = VitConfig.uniform(28, 1, 7, 0, 32, 4, 2, 64, 10);
@@ -47,10 +47,10 @@ class DynamicVitTrainingTest {
                     s -> losses.add(s.trainLoss()), objective);
 
             assertThat(losses).allSatisfy(l -> assertThat(l).isFinite());
-            // Ratio conditioning: asked for fewer tokens, the first predictor keeps fewer.
+            // Ratio conditioning: asked for fewer tokens, the first predictor keeps fewer, near the asked fraction.
             double keepAtHalf = meanKeepProbability(student, input, test, 0.5);
             double keepAtFull = meanKeepProbability(student, input, test, 1.0);
-            assertThat(keepAtHalf).isLessThan(keepAtFull - 0.1);
+            assertThat(keepAtHalf).isLessThan(keepAtFull - 0.2).isBetween(0.25, 0.75);
             // At ratio 1.0 the student still classifies like its teacher; at 0.5 it stays well above chance.
             double dense = Evaluator.evaluate(student, input, test, 100, KeepPolicy.learned(1.0)).accuracy();
             double half = Evaluator.evaluate(student, input, test, 100, KeepPolicy.learned(0.5)).accuracy();

@@ -189,7 +189,7 @@ class SparseForwardTest {
         long attn5 = 2 * 2 * 5 * 5 * 8;
         long blocks = 17 * perToken + attn17 + 9 * perToken + attn9 + 2 * (5 * perToken + attn5);
         long head = 16 * 10;
-        long predictor = 16 * 8 + (8 + 1) * 4 + 4 * 2 + 2 * 2; //        in, fc1 (+ ratio input), fc2, out = 176
+        long predictor = 16 * 8 + 8 * 4 + 4 * 2 + 2 * 2; //              in, fc1, fc2, out per scored token = 172
         long predictors = (16 + 8) * predictor; //                        stage 1 scores 16 tokens, stage 2 scores 8
         assertThat(SparseForward.flopsPerImage(c, SPARSIFIER, KeepPolicy.learned(0.5)))
                 .isEqualTo(2 * (embed + blocks + head + predictors));

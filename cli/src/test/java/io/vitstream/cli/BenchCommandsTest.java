@@ -1,0 +1,67 @@
+package io.vitstream.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vitstream.artifact.Manifest;
+import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.data.FashionMnist;
+import io.vitstream.data.InputSpec;
+import io.vitstream.model.VitConfig;
+import io.vitstream.model.VitModel;
+import io.vitstream.sparsity.SparsifierConfig;
+import io.vitstream.util.Seeds;
+import java.awt.image.BufferedImage;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The benchmark commands run end to end on tiny real models and print their tables (speed is not asserted). */
+class BenchCommandsTest {
+    @TempDir
+    Path tmp;
+
+    private Path save(String name, SparsifierConfig sparsifier) {
+        VitConfig config = VitConfig.uniform(28, 1, 7, 0, 16, 4, 2, 32, 10);
+        Seeds.seedAll(name.hashCode());
+        try (VitModel m = VitModel.create(config, sparsifier)) {
+            ModelArtifact.save(tmp.resolve(name), m, new Manifest(Manifest.FORMAT_VERSION, name, null, config,
+                    FashionMnist.CLASS_NAMES, InputSpec.fashionMnist(), 0, 0, null, null, Map.of(), null,
+                    "2026-11-28T00:00:00Z"));
+        }
+        return tmp.resolve(name);
+    }
+
+    @Test
+    void sparsityBenchPrintsEveryRowAndWritesAPlot() throws Exception {
+        Path dense = save("dense", null);
+        Path sparse = save("sparse", new SparsifierConfig(List.of(1, 2), 8, 0.5, 1.0));
+        Path plot = tmp.resolve("plot.png");
+        StringWriter out = new StringWriter();
+        int code = Main.run(new PrintWriter(out, true), new PrintWriter(new StringWriter(), true), "bench", "sparsity",
+                "--base", dense.toString(), "--sparse", sparse.toString(), "--ratios", "1.0,0.5", "--limit", "200",
+                "--seconds", "0.05", "--rounds", "1", "--plot", plot.toString());
+        assertThat(code).isZero();
+        String table = out.toString();
+        // dense + (ratio 1.0: learned, cls) + (ratio 0.5: learned, cls, each with and without package token)
+        assertThat(table.lines().filter(l -> l.startsWith("| ") && !l.startsWith("| method"))).hasSize(7);
+        assertThat(table).contains("| learned | 0.5 | no | [8, 4] |").contains("| cls-attention | 0.5 | yes | [8, 4] |");
+        BufferedImage png = ImageIO.read(plot.toFile());
+        assertThat(png.getWidth()).isGreaterThan(100);
+    }
+
+    @Test
+    void modelBenchReportsThePeakRatio() {
+        Path dense = save("dense", null);
+        StringWriter out = new StringWriter();
+        int code = Main.run(new PrintWriter(out, true), new PrintWriter(new StringWriter(), true), "bench", "model",
+                "--model", dense.toString(), "--batches", "1,4", "--seconds", "0.05", "--json");
+        assertThat(code).isZero();
+        assertThat(out.toString()).contains("sgemm peak").contains("|     1 |").contains("|     4 |")
+                .contains("\"sgemm_peak_gflops\"");
+    }
+}
