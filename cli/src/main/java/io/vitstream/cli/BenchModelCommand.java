@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.vitstream.artifact.ModelArtifact;
-import io.vitstream.data.FashionMnist;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.util.Json;
@@ -19,6 +18,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -39,10 +39,8 @@ final class BenchModelCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "${sys:vitstream.home:-.}/models/base", description = "Model directory (default: ${DEFAULT-VALUE}).")
     Path model;
 
-    @Option(names = "--data-dir",
-            defaultValue = "${env:VITSTREAM_DATA_DIR:-/usr/share/datasets/fashion-mnist}",
-            description = "Fashion-MNIST directory (default: ${DEFAULT-VALUE}).")
-    Path dataDir;
+    @Mixin
+    DataOptions data;
 
     @Option(names = "--batches", split = ",", defaultValue = "1,16,64",
             description = "Batch sizes, comma-separated (default: ${DEFAULT-VALUE}).")
@@ -65,9 +63,10 @@ final class BenchModelCommand implements Callable<Integer> {
             }
         }
         PrintWriter out = spec.commandLine().getOut();
-        LabeledImages test = FashionMnist.load(dataDir, FashionMnist.Split.TEST);
+        data.checkAvailable();
         Map<String, Object> result = new LinkedHashMap<>();
         try (ModelArtifact.Loaded loaded = ModelArtifact.load(model)) {
+            LabeledImages test = data.test(loaded.manifest().input().height());
             long flops = loaded.manifest().flopsPerImage();
             double peak = sgemmPeak(seconds);
             out.printf(Locale.ROOT, "model %s: %.2f MFLOPs/image, %,d parameters; engine %s %s, %d threads%n",

@@ -1,7 +1,6 @@
 package io.vitstream.cli;
 
 import io.vitstream.artifact.ModelArtifact;
-import io.vitstream.data.FashionMnist;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.evaluation.Evaluator;
 import io.vitstream.model.VitConfig;
@@ -20,6 +19,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -47,9 +47,8 @@ final class BenchSparsityCommand implements Callable<Integer> {
             description = "Dense base model (default: ${DEFAULT-VALUE}).")
     Path base;
 
-    @Option(names = "--data-dir", defaultValue = "${env:VITSTREAM_DATA_DIR:-/usr/share/datasets/fashion-mnist}",
-            description = "Fashion-MNIST directory (default: ${DEFAULT-VALUE}).")
-    Path dataDir;
+    @Mixin
+    DataOptions data;
 
     @Option(names = "--ratios", split = ",", defaultValue = "1.0,0.9,0.8,0.7,0.6,0.5",
             description = "Keep ratios (default: ${DEFAULT-VALUE}).")
@@ -87,14 +86,15 @@ final class BenchSparsityCommand implements Callable<Integer> {
             new KeepPolicy(r, KeepPolicy.Method.LEARNED, false);
         }
         PrintWriter out = spec.commandLine().getOut();
-        LabeledImages test = FashionMnist.load(dataDir, FashionMnist.Split.TEST);
-        LabeledImages accuracySet = limit != null ? test.limit(limit) : test;
+        data.checkAvailable();
         try (ModelArtifact.Loaded dense = ModelArtifact.load(base);
                 ModelArtifact.Loaded learned = ModelArtifact.load(sparse)) {
             if (learned.manifest().sparsifier() == null || !learned.manifest().sparsifier().hasPredictors()) {
                 throw new UserError("--sparse " + sparse + " has no learned token predictors");
             }
             VitConfig arch = dense.manifest().architecture();
+            LabeledImages test = data.test(dense.manifest().input().height());
+            LabeledImages accuracySet = limit != null ? test.limit(limit) : test;
             List<Row> rows = new ArrayList<>();
             List<ModelArtifact.Loaded> modelOfRow = new ArrayList<>();
             List<KeepPolicy> policyOfRow = new ArrayList<>();

@@ -101,6 +101,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--mlp-dim", defaultValue = "128", description = "MLP hidden width (default: ${DEFAULT-VALUE}).")
     int mlpDim;
 
+    @Option(names = "--conv-init", defaultValue = "trunc-normal",
+            description = "Initialisation of the stem and patch convolutions: trunc-normal (std 0.02, like the linear layers) or xavier (default: ${DEFAULT-VALUE}).")
+    String convInit;
+
     @Option(names = "--model-version", description = "Model version id (default: base-<timestamp>).")
     String version;
 
@@ -149,7 +153,10 @@ final class TrainCommand implements Callable<Integer> {
         } else {
             VitConfig config = VitConfig.uniform(input.height(), input.channels(), patch, stemChannels, dim, depth,
                     heads, mlpDim, all.classNames().size());
-            model = VitModel.create(config);
+            if (!convInit.equals("trunc-normal") && !convInit.equals("xavier")) {
+                throw new UserError("--conv-init must be trunc-normal or xavier, got " + convInit);
+            }
+            model = VitModel.create(config, null, convInit.equals("xavier"));
             String id = version != null ? version
                     : "base-" + Instant.now().truncatedTo(ChronoUnit.SECONDS).toString().replaceAll("[-:]", "");
             template = new Manifest(Manifest.FORMAT_VERSION, id, null, config, all.classNames(), input, 0, 0, null,
@@ -197,7 +204,7 @@ final class TrainCommand implements Callable<Integer> {
         r.put("command", "vitstream train --out " + out + " --epochs " + o.epochs() + " --batch " + o.batchSize()
                 + " --lr " + o.learningRate() + " --dim " + dim + " --depth " + depth + " --heads " + heads
                 + " --mlp-dim " + mlpDim + " --patch " + patch + " --stem-channels " + stemChannels
-                + " --seed " + o.seed() + (limit != null ? " --limit " + limit : ""));
+                + " --seed " + o.seed() + " --conv-init " + convInit + (limit != null ? " --limit " + limit : ""));
         r.put("optimizer", "adamw");
         r.put("learning_rate", o.learningRate());
         r.put("min_learning_rate", o.minLearningRate());

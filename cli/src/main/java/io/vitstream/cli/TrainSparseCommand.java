@@ -62,7 +62,7 @@ final class TrainSparseCommand implements Callable<Integer> {
     double maxRatio;
 
     @Option(names = "--stages", split = ",",
-            description = "Block indices before which tokens are selected (default: first two blocks dense, then three stages).")
+            description = "Block indices before which tokens are selected (default: first block dense, then three stages: 1,2,3 for depth 6).")
     List<Integer> stages;
 
     @Option(names = "--predictor-hidden", defaultValue = "48",

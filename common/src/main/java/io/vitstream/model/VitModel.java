@@ -10,6 +10,7 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.TruncatedNormalInitializer;
+import ai.djl.training.initializer.XavierInitializer;
 import ai.djl.util.Pair;
 import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.sparsity.SparseForward;
@@ -43,8 +44,19 @@ public final class VitModel implements AutoCloseable {
 
     /** As {@link #create(VitConfig)}, with learned token predictors when {@code sparsifier} has them. */
     public static VitModel create(VitConfig config, SparsifierConfig sparsifier) {
+        return create(config, sparsifier, false);
+    }
+
+    /**
+     * As {@link #create(VitConfig, SparsifierConfig)}; with {@code xavierConvolutions} the stem and patch
+     * convolutions get Xavier initialisation instead (unit-scale image signal from the first step).
+     */
+    public static VitModel create(VitConfig config, SparsifierConfig sparsifier, boolean xavierConvolutions) {
         VisionTransformer network = VisionTransformer.builder().setConfig(config).optSparsifier(sparsifier).build();
         network.setInitializer(new TruncatedNormalInitializer(0.02f), Parameter.Type.WEIGHT);
+        if (xavierConvolutions) {
+            network.embedding().setInitializer(new XavierInitializer(), Parameter.Type.WEIGHT);
+        }
         Model model = Model.newInstance("vit");
         model.setBlock(network);
         network.initialize(model.getNDManager(), DataType.FLOAT32, network.inputShape(1));

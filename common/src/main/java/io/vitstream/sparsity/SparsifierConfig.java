@@ -43,13 +43,15 @@ public record SparsifierConfig(List<Integer> stages, int predictorHidden, double
     }
 
     /**
-     * Default stage placement: the first two blocks stay dense, then up to three stages spread over the rest (depth 6:
-     * before blocks 2, 3 and 4; depth 12: 2, 5, 8).
+     * Default stage placement: the first block stays dense (it builds the features the selection relies on), then
+     * up to three stages spread over the rest (depth 6: before blocks 1, 2 and 3, leaving the last three blocks on
+     * the fewest tokens; depth 12: 1, 4, 7). Earlier stages save more: with 50 tokens a 6-block model at ratio 0.5
+     * keeps about 36% of the dense block FLOPs with stages 1-2-3 but 51% with 2-3-4.
      */
     public static List<Integer> defaultStages(int depth) {
         List<Integer> s = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            int b = 2 + i * Math.max(1, (depth - 3) / 3);
+            int b = 1 + i * Math.max(1, (depth - 3) / 3);
             if (b < depth && (s.isEmpty() || b > s.get(s.size() - 1))) {
                 s.add(b);
             }
