@@ -89,6 +89,10 @@ final class TrainCommand implements Callable<Integer> {
             description = "Channels of the 3x3 conv stem before patchification, 0 = none (default: ${DEFAULT-VALUE}).")
     int stemChannels;
 
+    @Option(names = "--stem-layers", defaultValue = "1",
+            description = "3x3 convolution + GELU layers in the stem (default: ${DEFAULT-VALUE}).")
+    int stemLayers;
+
     @Option(names = "--dim", defaultValue = "64", description = "Embedding width (default: ${DEFAULT-VALUE}).")
     int dim;
 
@@ -151,8 +155,8 @@ final class TrainCommand implements Callable<Integer> {
                     template.createdAt(), template.sparsifier());
             System.err.printf(Locale.ROOT, "resuming %s after epoch %d of %d%n", template.version(), startEpoch, epochs);
         } else {
-            VitConfig config = VitConfig.uniform(input.height(), input.channels(), patch, stemChannels, dim, depth,
-                    heads, mlpDim, all.classNames().size());
+            VitConfig config = VitConfig.uniform(input.height(), input.channels(), patch, stemChannels, stemLayers,
+                    dim, depth, heads, mlpDim, all.classNames().size());
             if (!convInit.equals("trunc-normal") && !convInit.equals("xavier")) {
                 throw new UserError("--conv-init must be trunc-normal or xavier, got " + convInit);
             }
@@ -204,6 +208,7 @@ final class TrainCommand implements Callable<Integer> {
         r.put("command", "vitstream train --out " + out + " --epochs " + o.epochs() + " --batch " + o.batchSize()
                 + " --lr " + o.learningRate() + " --dim " + dim + " --depth " + depth + " --heads " + heads
                 + " --mlp-dim " + mlpDim + " --patch " + patch + " --stem-channels " + stemChannels
+                + " --stem-layers " + stemLayers
                 + " --seed " + o.seed() + " --conv-init " + convInit + (limit != null ? " --limit " + limit : ""));
         r.put("optimizer", "adamw");
         r.put("learning_rate", o.learningRate());

@@ -38,8 +38,8 @@ public final class FlopCounter {
     public static long embeddingMacs(VitConfig c) {
         long macs = 0;
         int patchIn = c.channels();
-        if (c.stemChannels() > 0) {
-            macs += (long) c.imageSize() * c.imageSize() * c.stemChannels() * 9 * c.channels();
+        for (int i = 0; i < c.stemLayers(); i++) {
+            macs += (long) c.imageSize() * c.imageSize() * c.stemChannels() * 9 * patchIn;
             patchIn = c.stemChannels();
         }
         macs += (long) c.numPatches() * c.dim() * c.patchSize() * c.patchSize() * patchIn;

@@ -15,14 +15,14 @@ import ai.djl.training.initializer.TruncatedNormalInitializer;
 import ai.djl.util.PairList;
 
 /**
- * Image to tokens: optional 3x3 convolutional stem (GELU), non-overlapping patch projection, a CLS token in front and
- * learned position embeddings.
+ * Image to tokens: an optional stem of 3x3 convolutions (GELU, full resolution), a non-overlapping patch projection,
+ * a CLS token in front and learned position embeddings.
  *
  * <p>Input (B, C, H, W), output (B, 1 + (H/P)(W/P), D).
  */
 public final class TokenEmbedding extends AbstractBlock {
     private final VitConfig config;
-    private final Conv2d stem;
+    private final java.util.List<Conv2d> stem = new java.util.ArrayList<>();
     private final Conv2d patch;
     private final Parameter clsToken;
     private final Parameter positions;
@@ -30,13 +30,14 @@ public final class TokenEmbedding extends AbstractBlock {
     private TokenEmbedding(Builder builder) {
         this.config = builder.config;
         int p = config.patchSize();
-        this.stem = config.stemChannels() > 0
-                ? addChildBlock("stem", Conv2d.builder()
-                        .setKernelShape(new Shape(3, 3))
-                        .optPadding(new Shape(1, 1))
-                        .setFilters(config.stemChannels())
-                        .build())
-                : null;
+        for (int i = 0; i < config.stemLayers(); i++) {
+            // The first layer keeps its historical name so that one-layer-stem weights load unchanged.
+            stem.add(addChildBlock(i == 0 ? "stem" : "stem" + i, Conv2d.builder()
+                    .setKernelShape(new Shape(3, 3))
+                    .optPadding(new Shape(1, 1))
+                    .setFilters(config.stemChannels())
+                    .build()));
+        }
         this.patch = addChildBlock("patch", Conv2d.builder()
                 .setKernelShape(new Shape(p, p))
                 .optStride(new Shape(p, p))
@@ -64,8 +65,8 @@ public final class TokenEmbedding extends AbstractBlock {
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDArray x = inputs.singletonOrThrow();
-        if (stem != null) {
-            x = Activation.gelu(stem.forward(ps, new NDList(x), training).singletonOrThrow());
+        for (Conv2d conv : stem) {
+            x = Activation.gelu(conv.forward(ps, new NDList(x), training).singletonOrThrow());
         }
         x = patch.forward(ps, new NDList(x), training).singletonOrThrow(); // (B, D, G, G)
         long batch = x.getShape().get(0);
@@ -86,9 +87,9 @@ public final class TokenEmbedding extends AbstractBlock {
     protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
         Shape in = inputShapes[0];
         Shape patchIn = in;
-        if (stem != null) {
-            stem.initialize(manager, dataType, in);
-            patchIn = stem.getOutputShapes(new Shape[] {in})[0];
+        for (Conv2d conv : stem) {
+            conv.initialize(manager, dataType, patchIn);
+            patchIn = conv.getOutputShapes(new Shape[] {patchIn})[0];
         }
         patch.initialize(manager, dataType, patchIn);
     }

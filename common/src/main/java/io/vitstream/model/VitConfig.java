@@ -10,14 +10,22 @@ import java.util.List;
  * @param channels input channels (1 for grey)
  * @param patchSize patch side; tokens = (imageSize / patchSize)^2 + 1 (CLS)
  * @param stemChannels channels of an optional 3x3 convolutional stem before patchification (0 = plain linear patches)
+ * @param stemLayers 3x3 convolution + GELU layers in the stem (at least 1 when there is a stem)
  * @param dim residual (embedding) width, the same in every block
  * @param numClasses classifier outputs
  * @param blocks one entry per transformer block, each with its own head count and MLP width
  */
 public record VitConfig(
-        int imageSize, int channels, int patchSize, int stemChannels, int dim, int numClasses, List<BlockConfig> blocks) {
+        int imageSize, int channels, int patchSize, int stemChannels, int stemLayers, int dim, int numClasses,
+        List<BlockConfig> blocks) {
 
     public VitConfig {
+        if (stemChannels > 0 && stemLayers < 1) {
+            stemLayers = 1; // manifests written before stem_layers existed
+        }
+        if (stemChannels == 0) {
+            stemLayers = 0;
+        }
         if (imageSize < 1 || channels < 1 || patchSize < 1 || dim < 1 || numClasses < 2 || stemChannels < 0) {
             throw new IllegalArgumentException(String.format(
                     "invalid architecture: image_size=%d channels=%d patch_size=%d stem_channels=%d dim=%d num_classes=%d",
@@ -33,10 +41,24 @@ public record VitConfig(
         blocks = List.copyOf(blocks);
     }
 
+    /** An architecture with at most a one-layer stem. */
+    public VitConfig(int imageSize, int channels, int patchSize, int stemChannels, int dim, int numClasses,
+            List<BlockConfig> blocks) {
+        this(imageSize, channels, patchSize, stemChannels, stemChannels > 0 ? 1 : 0, dim, numClasses, blocks);
+    }
+
     /** A model whose blocks all have the same shape. */
     public static VitConfig uniform(
             int imageSize, int channels, int patchSize, int stemChannels, int dim, int depth, int heads, int mlpDim,
             int numClasses) {
+        return uniform(imageSize, channels, patchSize, stemChannels, stemChannels > 0 ? 1 : 0, dim, depth, heads,
+                mlpDim, numClasses);
+    }
+
+    /** A model whose blocks all have the same shape, with a stem of {@code stemLayers} convolutions. */
+    public static VitConfig uniform(
+            int imageSize, int channels, int patchSize, int stemChannels, int stemLayers, int dim, int depth,
+            int heads, int mlpDim, int numClasses) {
         if (depth < 1) {
             throw new IllegalArgumentException("depth must be at least 1, got " + depth);
         }
@@ -47,7 +69,7 @@ public record VitConfig(
         for (int i = 0; i < depth; i++) {
             blocks.add(new BlockConfig(heads, dim / heads, mlpDim));
         }
-        return new VitConfig(imageSize, channels, patchSize, stemChannels, dim, numClasses, blocks);
+        return new VitConfig(imageSize, channels, patchSize, stemChannels, stemLayers, dim, numClasses, blocks);
     }
 
     public int depth() {

@@ -38,6 +38,15 @@ class FlopCounterTest {
     }
 
     @Test
+    void everyStemLayerIsCounted() {
+        VitConfig twoLayers = new VitConfig(8, 1, 4, 2, 2, 8, 3, SMALL.blocks());
+        long stem = 8 * 8 * 2 * (3 * 3 * 1) //                        first 3x3 conv: 1 -> 2 channels = 1152
+                + 8 * 8 * 2 * (3 * 3 * 2); //                         second 3x3 conv: 2 -> 2 channels = 2304
+        long patch = 4 * 8 * (4 * 4 * 2); //                          = 1024
+        assertThat(FlopCounter.perImage(twoLayers)).isEqualTo(2 * (stem + patch + 2960 + 1480 + 24));
+    }
+
+    @Test
     void rejectsWrongNumberOfTokenCounts() {
         assertThatThrownBy(() -> FlopCounter.perImage(SMALL, new int[] {5}))
                 .isInstanceOf(IllegalArgumentException.class)
