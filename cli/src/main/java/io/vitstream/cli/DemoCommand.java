@@ -1,36 +1,311 @@
 package io.vitstream.cli;
 
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vitstream.artifact.Manifest;
+import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.data.FashionMnist;
+import io.vitstream.data.LabeledImages;
+import io.vitstream.kafka.ControlMessage;
+import io.vitstream.kafka.KafkaBroker;
+import io.vitstream.kafka.ModelRecords;
+import io.vitstream.kafka.Prediction;
+import io.vitstream.kafka.Publisher;
+import io.vitstream.kafka.Topics;
+import io.vitstream.serving.HttpEndpoints;
+import io.vitstream.serving.InferenceWorker;
+import io.vitstream.serving.WorkerConfig;
+import io.vitstream.signing.ModelSigning;
+import io.vitstream.util.UserError;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
+import javax.imageio.ImageIO;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * {@code vitstream demo}: the main job on one machine. Today it evaluates the committed base model on the full
- * Fashion-MNIST test set; the streaming demo (embedded broker, worker, controller) replaces it as those land.
+ * {@code vitstream demo}: the whole serving path on one machine with nothing installed. Starts a real single-node
+ * Kafka broker from the Maven artifacts, signs and publishes the model to {@code vit.models}, activates it through
+ * {@code vit.control}, runs an inference worker, streams labelled Fashion-MNIST test images (PNG) to
+ * {@code vit.images} in phases, turning the keep-ratio knob live between phases, plus a few malformed inputs, and
+ * reports what came back on {@code vit.predictions} and {@code vit.dlq}.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {
-            "Run the main job on this machine with nothing else installed.",
-            "Current scope: evaluate the committed dense base model (models/base) on the 10,000 Fashion-MNIST test images",
-            "and benchmark its throughput. The Kafka streaming demo replaces this as the worker and controller land."
+            "Run the serving path end to end on this machine: embedded Kafka broker (KRaft), signed model publication,",
+            "an inference worker, Fashion-MNIST test images streamed in phases while the keep ratio is turned live,",
+            "malformed inputs to the dead-letter topic; then a table of accuracy, latency, FLOPs and tokens per phase."
         })
 final class DemoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", defaultValue = "${sys:vitstream.home:-.}/models/base", description = "Model directory (default: ${DEFAULT-VALUE}).")
-    String model;
+    @Option(names = "--model", description = "Model to serve (default: models/sparse if present, else models/base).")
+    Path model;
+
+    @Option(names = "--images", defaultValue = "2000", description = "Test images per phase (default: ${DEFAULT-VALUE}).")
+    int images;
+
+    @Option(names = "--ratios", split = ",", defaultValue = "1.0,0.7,0.5",
+            description = "Keep ratio of each phase, set live through vit.control (default: ${DEFAULT-VALUE}).")
+    List<Double> ratios;
+
+    @Option(names = "--batch-max-size", defaultValue = "64", description = "Worker micro-batch size (default: ${DEFAULT-VALUE}).")
+    int batchMaxSize;
+
+    @Option(names = "--timeout-s", defaultValue = "300", description = "Give up waiting for a phase after this long (default: ${DEFAULT-VALUE}).")
+    int timeoutSeconds;
+
+    @Mixin
+    DataOptions data;
 
     @Override
-    public Integer call() {
-        CommandLine root = spec.root().commandLine();
-        int code = root.execute("evaluate", "--model", model);
-        if (code != 0) {
-            return code;
+    public Integer call() throws Exception {
+        if (images < 1 || images > 10_000) {
+            throw new UserError("--images must be in 1..10000, got " + images);
         }
-        return root.execute("bench", "model", "--model", model, "--seconds", "2");
+        for (double r : ratios) {
+            new io.vitstream.sparsity.KeepPolicy(r, io.vitstream.sparsity.KeepPolicy.Method.LEARNED, false);
+        }
+        Path home = Path.of(System.getProperty("vitstream.home", "."));
+        Path served = model != null ? model
+                : Files.isDirectory(home.resolve("models/sparse")) ? home.resolve("models/sparse") : home.resolve("models/base");
+        Manifest manifest = ModelArtifact.readManifest(served);
+        data.checkAvailable();
+        LabeledImages test = data.test(manifest.input().height());
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf(Locale.ROOT, "model %s from %s (%s)%n", manifest.version(), served,
+                manifest.sparsifier() != null ? "learned token predictors, stages " + manifest.sparsifier().stages()
+                        : "dense; keep ratios below 1.0 use the CLS-attention ranking");
+        out.println("starting a single-node Kafka broker (KRaft, child JVM) on 127.0.0.1 ...");
+        out.flush();
+        Path tmp = Files.createTempDirectory("vitstream-demo");
+        KafkaBroker started;
+        try {
+            started = KafkaBroker.start(4);
+        } catch (java.io.UncheckedIOException e) {
+            throw new UserError(e.getMessage(), e);
+        }
+        try (KafkaBroker broker = started) {
+            out.println("broker up at " + broker.bootstrapServers() + "; topics: " + String.join(", ", Topics.ALL));
+            KeyPair keys = ModelSigning.generate();
+            Path keyDir = tmp.resolve("keys");
+            ModelSigning.writeKeyPair(keys, keyDir);
+            Path publicKey = keyDir.resolve(ModelSigning.PUBLIC_KEY_FILE);
+            Path artifact = tmp.resolve("artifact");
+            copyDir(served, artifact);
+            ModelRecords.Publication pub = ModelRecords.fromArtifact(artifact, keys.getPrivate(),
+                    ModelRecords.DEFAULT_CHUNK_BYTES);
+            Map<String, Object> client = broker.clientConfig();
+            Publisher.publishModel(client, pub);
+            Publisher.setControl(client, ControlMessage.active(pub.version(), ratios.get(0)));
+            out.printf(Locale.ROOT, "published %s to %s (signed, %d records) and activated it at keep ratio %.2f%n",
+                    pub.version(), Topics.MODELS, pub.records().size(), ratios.get(0));
+
+            Map<String, String> settings = new LinkedHashMap<>();
+            settings.put("bootstrap.servers", broker.bootstrapServers());
+            settings.put("model.public.key", publicKey.toString());
+            settings.put("worker.id", "demo-worker-1");
+            settings.put("batch.max.size", String.valueOf(batchMaxSize));
+            settings.put("http.port", "0");
+            WorkerConfig config = WorkerConfig.load(null, settings);
+            PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+            registry.config().commonTags("worker", config.workerId());
+            try (InferenceWorker worker = InferenceWorker.create(config, registry);
+                    HttpEndpoints http = HttpEndpoints.start(0, registry, worker);
+                    KafkaProducer<String, byte[]> producer = producer(broker);
+                    KafkaConsumer<String, byte[]> predictions = consumer(broker, Topics.PREDICTIONS);
+                    KafkaConsumer<String, byte[]> dlq = consumer(broker, Topics.DLQ)) {
+                Thread loop = new Thread(worker, "inference-demo");
+                loop.start();
+                out.printf("worker %s running; metrics at http://127.0.0.1:%d/metrics%n", worker.workerId(), http.port());
+                out.flush();
+                String run = UUID.randomUUID().toString().substring(0, 8);
+                List<Phase> phases = new ArrayList<>();
+                int offset = 0;
+                for (int p = 0; p < ratios.size(); p++) {
+                    double ratio = ratios.get(p);
+                    if (p > 0) {
+                        Publisher.setControl(client, ControlMessage.active(pub.version(), ratio));
+                        awaitKeepRatio(worker, ratio);
+                    }
+                    Phase phase = new Phase(ratio);
+                    long start = System.nanoTime();
+                    for (int i = 0; i < images; i++) {
+                        int idx = (offset + i) % test.count();
+                        RecordHeaders h = new RecordHeaders();
+                        h.add(Topics.HEADER_LABEL, String.valueOf(test.labels()[idx]).getBytes(StandardCharsets.US_ASCII));
+                        producer.send(new ProducerRecord<>(Topics.IMAGES, null, run + "-" + p + "-" + i,
+                                png(test, idx), h));
+                    }
+                    producer.flush();
+                    offset += images;
+                    collect(predictions, phase, images, Duration.ofSeconds(timeoutSeconds));
+                    phase.seconds = (System.nanoTime() - start) / 1e9;
+                    phases.add(phase);
+                    out.printf(Locale.ROOT, "phase %d: keep ratio %.2f, %d predictions in %.1f s%n", p + 1, ratio,
+                            phase.count(), phase.seconds);
+                    out.flush();
+                }
+                // Bad input: never lost, never fatal.
+                byte[][] bad = {new byte[0], "not an image at all".getBytes(StandardCharsets.UTF_8),
+                    Arrays.copyOf(png(test, 0), 40)};
+                for (int i = 0; i < bad.length; i++) {
+                    producer.send(new ProducerRecord<>(Topics.IMAGES, run + "-bad-" + i, bad[i]));
+                }
+                producer.flush();
+                List<String> reasons = new ArrayList<>();
+                long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+                while (reasons.size() < bad.length && System.nanoTime() < deadline) {
+                    for (ConsumerRecord<String, byte[]> r : dlq.poll(Duration.ofMillis(200))) {
+                        var header = r.headers().lastHeader(Topics.HEADER_ERROR);
+                        reasons.add(r.key() + " -> " + (header == null ? "?" : new String(header.value(),
+                                StandardCharsets.UTF_8)) + " (" + r.value().length + " original bytes kept)");
+                    }
+                }
+                print(out, manifest, phases, reasons);
+            }
+        } finally {
+            deleteRecursively(tmp);
+        }
+        out.flush();
+        return 0;
+    }
+
+    /** Predictions gathered for one keep-ratio phase. */
+    private static final class Phase {
+        final double ratio;
+        final List<Prediction> predictions = new ArrayList<>();
+        double seconds;
+
+        Phase(double ratio) {
+            this.ratio = ratio;
+        }
+
+        int count() {
+            return predictions.size();
+        }
+    }
+
+    private static void awaitKeepRatio(InferenceWorker worker, double ratio) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (Math.abs(worker.status().keepRatio() - ratio) < 1e-9) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new UserError("the worker did not apply keep ratio " + ratio + " within 30 s");
+    }
+
+    private static void collect(KafkaConsumer<String, byte[]> consumer, Phase phase, int expected, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (phase.count() < expected) {
+            if (System.nanoTime() > deadline) {
+                throw new UserError("only " + phase.count() + " of " + expected + " predictions arrived within "
+                        + timeout.toSeconds() + " s");
+            }
+            for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                phase.predictions.add(Prediction.SERDE.deserialize(r.topic(), r.value()));
+            }
+        }
+    }
+
+    private static void print(PrintWriter out, Manifest manifest, List<Phase> phases, List<String> reasons) {
+        out.println();
+        out.printf(Locale.ROOT, "%d-core machine, model %s, one worker, batches of up to 64; read_committed predictions%n",
+                Runtime.getRuntime().availableProcessors(), manifest.version());
+        out.println("| keep ratio | predictions | accuracy | p50 / p95 end-to-end ms | mean inference ms | "
+                + "MFLOPs/image | tokens per block | images/s |");
+        out.println("|---:|---:|---:|---:|---:|---:|---|---:|");
+        for (Phase p : phases) {
+            long correct = p.predictions.stream().filter(x -> x.label() != null && x.label() == x.classIndex()).count();
+            double[] e2e = p.predictions.stream().mapToDouble(Prediction::endToEndMs).sorted().toArray();
+            double inf = p.predictions.stream().mapToDouble(Prediction::inferenceMs).average().orElse(0);
+            double flops = p.predictions.stream().mapToLong(Prediction::flops).average().orElse(0);
+            List<Integer> tokens = p.predictions.isEmpty() ? List.of() : p.predictions.get(p.count() - 1).tokensKept();
+            out.printf(Locale.ROOT, "| %.2f | %d | %.4f | %.1f / %.1f | %.2f | %.2f | %s | %.0f |%n", p.ratio, p.count(),
+                    (double) correct / Math.max(1, p.count()), quantile(e2e, 0.5), quantile(e2e, 0.95), inf,
+                    flops / 1e6, tokens, p.count() / p.seconds);
+        }
+        out.println();
+        out.println("malformed inputs on " + Topics.DLQ + ":");
+        reasons.forEach(r -> out.println("  " + r));
+    }
+
+    private static double quantile(double[] sorted, double q) {
+        return sorted.length == 0 ? Double.NaN : sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+    }
+
+    private static byte[] png(LabeledImages data, int idx) {
+        BufferedImage img = new BufferedImage(data.width(), data.height(), BufferedImage.TYPE_BYTE_GRAY);
+        img.getRaster().setDataElements(0, 0, data.width(), data.height(),
+                Arrays.copyOfRange(data.pixels(), idx * data.imageBytes(), (idx + 1) * data.imageBytes()));
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try {
+            ImageIO.write(img, "png", bytes);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("PNG encoding in memory failed", e);
+        }
+        return bytes.toByteArray();
+    }
+
+    private static KafkaProducer<String, byte[]> producer(KafkaBroker broker) {
+        Map<String, Object> p = new LinkedHashMap<>(broker.clientConfig());
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+        return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    }
+
+    private static KafkaConsumer<String, byte[]> consumer(KafkaBroker broker, String topic) {
+        Map<String, Object> c = new LinkedHashMap<>(broker.clientConfig());
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, "demo-reader-" + topic + "-" + UUID.randomUUID());
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
+        consumer.subscribe(List.of(topic));
+        return consumer;
+    }
+
+    private static void copyDir(Path from, Path to) throws java.io.IOException {
+        Files.createDirectories(to);
+        for (String f : new String[] {ModelArtifact.MANIFEST_FILE, ModelArtifact.WEIGHTS_FILE}) {
+            Files.copy(from.resolve(f), to.resolve(f));
+        }
+    }
+
+    private static void deleteRecursively(Path dir) {
+        try (var s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (java.io.IOException e) {
+            // a temp directory: nothing else to do
+        }
     }
 }
