@@ -46,14 +46,18 @@ final class TrainSparseCommand implements Callable<Integer> {
     @Mixin
     DataOptions data;
 
-    @Option(names = "--epochs", defaultValue = "5", description = "Epochs (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--epochs", defaultValue = "3", description = "Epochs (default: ${DEFAULT-VALUE}).")
     int epochs;
 
     @Option(names = "--batch", defaultValue = "128", description = "Batch size (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--lr", defaultValue = "0.0005", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--lr", defaultValue = "0.001", description = "Peak learning rate of the token predictors (default: ${DEFAULT-VALUE}).")
     float lr;
+
+    @Option(names = "--backbone-lr-scale", defaultValue = "0.2",
+            description = "Backbone learning rate as a fraction of --lr (default: ${DEFAULT-VALUE}).")
+    float backboneLrScale;
 
     @Option(names = "--min-ratio", defaultValue = "0.5", description = "Lowest trained keep ratio (default: ${DEFAULT-VALUE}).")
     double minRatio;
@@ -123,7 +127,7 @@ final class TrainSparseCommand implements Callable<Integer> {
                 String id = version != null ? version : tm.version() + "-sparse";
                 Map<String, Object> recipe = new LinkedHashMap<>();
                 recipe.put("command", "vitstream train-sparse --teacher " + teacher + " --out " + out + " --epochs "
-                        + epochs + " --lr " + lr + " --min-ratio " + minRatio + " --max-ratio " + maxRatio
+                        + epochs + " --lr " + lr + " --backbone-lr-scale " + backboneLrScale + " --min-ratio " + minRatio + " --max-ratio " + maxRatio
                         + " --seed " + seed + (limit != null ? " --limit " + limit : ""));
                 recipe.put("method", "DynamicViT: Gumbel-softmax keep decisions, attention masking, ratio-conditioned "
                         + "predictors, keep-ratio loss, logit KL + kept-token MSE distillation from the teacher");
@@ -131,13 +135,15 @@ final class TrainSparseCommand implements Callable<Integer> {
                 recipe.put("loss_weights", Map.of("ratio", ratioWeight, "kl", klWeight, "tokens", tokenWeight));
                 recipe.put("epochs", epochs);
                 recipe.put("learning_rate", lr);
+                recipe.put("backbone_learning_rate_scale", backboneLrScale);
                 recipe.put("train_images", split.train().count());
                 recipe.put("validation_images", split.validation().count());
                 Manifest base = new Manifest(Manifest.FORMAT_VERSION, id, tm.version(), tm.architecture(),
                         tm.classNames(), input, 0, 0, null, null, recipe, null, Instant.now().toString(), sparsifier);
                 Path checkpoint = out.resolve("checkpoint");
                 DynamicVitObjective objective = new DynamicVitObjective(student, dense.model(),
-                        new DynamicVitObjective.Weights(ratioWeight, klWeight, tokenWeight), 0.1f, validationRatio);
+                        new DynamicVitObjective.Weights(ratioWeight, klWeight, tokenWeight), 0.1f, validationRatio)
+                        .withBackboneLearningRateScale(backboneLrScale);
                 System.err.printf(Locale.ROOT, "sparse training %s from %s: stages %s, ratios [%.2f, %.2f]%n", id,
                         tm.version(), sparsifier.stages(), minRatio, maxRatio);
                 VitTrainer.EpochStats last = VitTrainer.train(student, input, split.train(), split.validation(),

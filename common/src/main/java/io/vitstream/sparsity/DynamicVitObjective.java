@@ -21,6 +21,8 @@ public final class DynamicVitObjective implements Objective {
     /** Loss weights (DynamicViT's defaults: ratio 2.0, KL 0.5, token distillation 0.5). */
     public record Weights(double ratio, double kl, double tokens) {}
 
+    private float backboneLearningRateScale = 1f;
+
     private final VisionTransformer student;
     private final VisionTransformer teacher;
     private final double minRatio;
@@ -87,6 +89,23 @@ public final class DynamicVitObjective implements Objective {
         NDArray perToken = tokens.get(":, 1:, :").sub(teacherTokens.get(":, 1:, :")).square().mean(new int[] {2});
         NDArray tokenLoss = perToken.mul(mask).sum().div(mask.sum().add(1e-6f));
         return loss.add(tokenLoss.mul((float) weights.tokens()));
+    }
+
+    /**
+     * Learning-rate factor of the pretrained backbone relative to the new predictors (DynamicViT trains the backbone
+     * slower than the predictors).
+     */
+    public DynamicVitObjective withBackboneLearningRateScale(float scale) {
+        if (!(scale > 0 && scale <= 1)) {
+            throw new IllegalArgumentException("backbone learning-rate scale must be in (0, 1], got " + scale);
+        }
+        this.backboneLearningRateScale = scale;
+        return this;
+    }
+
+    @Override
+    public float learningRateScale(String parameterName) {
+        return parameterName.startsWith("predictor") ? 1f : backboneLearningRateScale;
     }
 
     @Override

@@ -22,6 +22,11 @@ public interface Objective {
         return KeepPolicy.dense();
     }
 
+    /** Factor on the learning rate of the parameter with this stable name (for example a slower backbone). */
+    default float learningRateScale(String parameterName) {
+        return 1f;
+    }
+
     /** Called once after the last step. */
     default void finish() {}
 

@@ -15,7 +15,10 @@ import io.vitstream.evaluation.EvalResult;
 import io.vitstream.evaluation.Evaluator;
 import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
+import ai.djl.training.tracker.ParameterTracker;
+import java.util.HashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 
 /** Supervised training of a {@link VitModel} on labelled grey images. */
@@ -64,9 +67,13 @@ public final class VitTrainer {
         int warmup = Math.round(options.warmupEpochs() * stepsPerEpoch);
         WarmupCosine schedule = new WarmupCosine(options.learningRate(), options.minLearningRate(), warmup, totalSteps,
                 startEpoch * stepsPerEpoch);
+        // DJL asks the tracker per parameter id; map ids to the objective's per-name scale once.
+        Map<String, Float> scaleById = new HashMap<>();
+        model.namedParameters().forEach((name, p) -> scaleById.put(p.getId(), objective.learningRateScale(name)));
+        ParameterTracker perParameter = (id, n) -> schedule.getNewValue(n) * scaleById.getOrDefault(id, 1f);
         DefaultTrainingConfig config = new DefaultTrainingConfig(new LabelSmoothingLoss(options.labelSmoothing()))
                 .optOptimizer(Optimizer.adamW()
-                        .optLearningRateTracker(schedule)
+                        .optLearningRateTracker(perParameter)
                         .optWeightDecays(options.weightDecay())
                         .build());
         VitConfig arch = model.config();
