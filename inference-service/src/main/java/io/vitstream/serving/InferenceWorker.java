@@ -65,6 +65,8 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     private final KafkaConsumer<String, byte[]> consumer;
     private final KafkaProducer<String, byte[]> producer;
     private final ArrayDeque<ConsumerRecord<String, byte[]>> leftover = new ArrayDeque<>();
+    // The batch being collected; a rebalance inside poll() removes the records of partitions this worker lost.
+    private final List<ConsumerRecord<String, byte[]>> collecting = new ArrayList<>();
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile boolean stopping;
     private volatile boolean crashAtNextCommit;
@@ -200,7 +202,8 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
 
     /** Collects up to batch.max.size records, waiting at most batch.max.wait.ms after the first one arrived. */
     private List<ConsumerRecord<String, byte[]>> nextBatch() {
-        List<ConsumerRecord<String, byte[]>> batch = new ArrayList<>(config.batchMaxSize());
+        List<ConsumerRecord<String, byte[]>> batch = collecting;
+        batch.clear();
         while (!leftover.isEmpty() && batch.size() < config.batchMaxSize()) {
             batch.add(leftover.poll());
         }
@@ -228,7 +231,9 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
                 first = System.nanoTime();
             }
         }
-        return batch;
+        List<ConsumerRecord<String, byte[]>> out = List.copyOf(batch);
+        batch.clear();
+        return out;
     }
 
     private record Accepted(ConsumerRecord<String, byte[]> record, String id, Integer label) {}
@@ -395,7 +400,10 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     private final class DropUncommitted implements ConsumerRebalanceListener {
         @Override
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            // Never commit a revoked partition's records: the generation check would pass (it is per member, not
+            // per partition) and the new owner, which starts from the last commit, would predict them again.
             leftover.removeIf(r -> partitions.contains(new TopicPartition(r.topic(), r.partition())));
+            collecting.removeIf(r -> partitions.contains(new TopicPartition(r.topic(), r.partition())));
         }
 
         @Override
