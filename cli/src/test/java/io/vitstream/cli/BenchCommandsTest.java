@@ -39,7 +39,8 @@ class BenchCommandsTest {
     @Test
     void sparsityBenchPrintsEveryRowAndWritesAPlot() throws Exception {
         Path dense = save("dense", null);
-        Path sparse = save("sparse", new SparsifierConfig(List.of(1, 2), 8, 0.5, 1.0));
+        // The baseline runs on the dense model with the default stages, which are these for depth 4.
+        Path sparse = save("sparse", new SparsifierConfig(SparsifierConfig.defaultStages(4), 8, 0.5, 1.0));
         Path plot = tmp.resolve("plot.png");
         StringWriter out = new StringWriter();
         int code = Main.run(new PrintWriter(out, true), new PrintWriter(new StringWriter(), true), "bench", "sparsity",
@@ -49,7 +50,7 @@ class BenchCommandsTest {
         String table = out.toString();
         // dense + (ratio 1.0: learned, cls) + (ratio 0.5: learned, cls, each with and without package token)
         assertThat(table.lines().filter(l -> l.startsWith("| ") && !l.startsWith("| method"))).hasSize(7);
-        assertThat(table).contains("| learned | 0.5 | no | [8, 4] |").contains("| cls-attention | 0.5 | yes | [8, 4] |");
+        assertThat(table).contains("| learned | 0.5 | no | [8, 4, 2] |").contains("| cls-attention | 0.5 | yes | [8, 4, 2] |");
         BufferedImage png = ImageIO.read(plot.toFile());
         assertThat(png.getWidth()).isGreaterThan(100);
     }
