@@ -1,50 +1,27 @@
 package io.vitstream.cli;
 
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
-import io.vitstream.data.FashionMnist;
 import io.vitstream.data.LabeledImages;
-import io.vitstream.kafka.ControlMessage;
-import io.vitstream.kafka.KafkaBroker;
-import io.vitstream.kafka.ModelRecords;
 import io.vitstream.kafka.Prediction;
-import io.vitstream.kafka.Publisher;
 import io.vitstream.kafka.Topics;
-import io.vitstream.serving.HttpEndpoints;
-import io.vitstream.serving.InferenceWorker;
-import io.vitstream.serving.WorkerConfig;
-import io.vitstream.signing.ModelSigning;
 import io.vitstream.util.UserError;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyPair;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
-import javax.imageio.ImageIO;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.internals.RecordHeaders;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -107,94 +84,61 @@ final class DemoCommand implements Callable<Integer> {
                         : "dense; keep ratios below 1.0 use the CLS-attention ranking");
         out.println("starting a single-node Kafka broker (KRaft, child JVM) on 127.0.0.1 ...");
         out.flush();
-        Path tmp = Files.createTempDirectory("vitstream-demo");
-        KafkaBroker started;
-        try {
-            started = KafkaBroker.start(4);
-        } catch (java.io.UncheckedIOException e) {
-            throw new UserError(e.getMessage(), e);
-        }
-        try (KafkaBroker broker = started) {
-            out.println("broker up at " + broker.bootstrapServers() + "; topics: " + String.join(", ", Topics.ALL));
-            KeyPair keys = ModelSigning.generate();
-            Path keyDir = tmp.resolve("keys");
-            ModelSigning.writeKeyPair(keys, keyDir);
-            Path publicKey = keyDir.resolve(ModelSigning.PUBLIC_KEY_FILE);
-            Path artifact = tmp.resolve("artifact");
-            copyDir(served, artifact);
-            ModelRecords.Publication pub = ModelRecords.fromArtifact(artifact, keys.getPrivate(),
-                    ModelRecords.DEFAULT_CHUNK_BYTES);
-            Map<String, Object> client = broker.clientConfig();
-            Publisher.publishModel(client, pub);
-            Publisher.setControl(client, ControlMessage.active(pub.version(), ratios.get(0)));
-            out.printf(Locale.ROOT, "published %s to %s (signed, %d records) and activated it at keep ratio %.2f%n",
-                    pub.version(), Topics.MODELS, pub.records().size(), ratios.get(0));
-
-            Map<String, String> settings = new LinkedHashMap<>();
-            settings.put("bootstrap.servers", broker.bootstrapServers());
-            settings.put("model.public.key", publicKey.toString());
-            settings.put("worker.id", "demo-worker-1");
-            settings.put("batch.max.size", String.valueOf(batchMaxSize));
-            settings.put("http.port", "0");
-            WorkerConfig config = WorkerConfig.load(null, settings);
-            PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-            registry.config().commonTags("worker", config.workerId());
-            try (InferenceWorker worker = InferenceWorker.create(config, registry);
-                    HttpEndpoints http = HttpEndpoints.start(0, registry, worker);
-                    KafkaProducer<String, byte[]> producer = producer(broker);
-                    KafkaConsumer<String, byte[]> predictions = consumer(broker, Topics.PREDICTIONS);
-                    KafkaConsumer<String, byte[]> dlq = consumer(broker, Topics.DLQ)) {
-                Thread loop = new Thread(worker, "inference-demo");
-                loop.start();
-                out.printf("worker %s running; metrics at http://127.0.0.1:%d/metrics%n", worker.workerId(), http.port());
-                out.flush();
-                String run = UUID.randomUUID().toString().substring(0, 8);
-                List<Phase> phases = new ArrayList<>();
-                int offset = 0;
-                for (int p = 0; p < ratios.size(); p++) {
-                    double ratio = ratios.get(p);
-                    if (p > 0) {
-                        Publisher.setControl(client, ControlMessage.active(pub.version(), ratio));
-                        awaitKeepRatio(worker, ratio);
-                    }
-                    Phase phase = new Phase(ratio);
-                    long start = System.nanoTime();
-                    for (int i = 0; i < images; i++) {
-                        int idx = (offset + i) % test.count();
-                        RecordHeaders h = new RecordHeaders();
-                        h.add(Topics.HEADER_LABEL, String.valueOf(test.labels()[idx]).getBytes(StandardCharsets.US_ASCII));
-                        producer.send(new ProducerRecord<>(Topics.IMAGES, null, run + "-" + p + "-" + i,
-                                png(test, idx), h));
-                    }
-                    producer.flush();
-                    offset += images;
-                    collect(predictions, phase, images, Duration.ofSeconds(timeoutSeconds));
-                    phase.seconds = (System.nanoTime() - start) / 1e9;
-                    phases.add(phase);
-                    out.printf(Locale.ROOT, "phase %d: keep ratio %.2f, %d predictions in %.1f s%n", p + 1, ratio,
-                            phase.count(), phase.seconds);
-                    out.flush();
+        try (LocalServing local = LocalServing.start(served, ratios.get(0), batchMaxSize, bootstrap -> {
+            out.println("broker up at " + bootstrap + " (any Kafka client can produce to " + Topics.IMAGES
+                    + " and read " + Topics.PREDICTIONS + " while the demo runs); topics: " + String.join(", ", Topics.ALL));
+            out.flush();
+        });
+                KafkaProducer<String, byte[]> producer = local.producer();
+                KafkaConsumer<String, byte[]> predictions = local.consumer(Topics.PREDICTIONS);
+                KafkaConsumer<String, byte[]> dlq = local.consumer(Topics.DLQ)) {
+            out.printf(Locale.ROOT, "published %s to %s (signed) and activated it at keep ratio %.2f; worker %s running,"
+                    + " metrics at http://127.0.0.1:%d/metrics%n", local.version, Topics.MODELS, ratios.get(0),
+                    local.worker.workerId(), local.http.port());
+            out.flush();
+            String run = UUID.randomUUID().toString().substring(0, 8);
+            List<Phase> phases = new ArrayList<>();
+            int offset = 0;
+            for (int p = 0; p < ratios.size(); p++) {
+                double ratio = ratios.get(p);
+                if (p > 0) {
+                    local.setKeepRatio(ratio);
                 }
-                // Bad input: never lost, never fatal.
-                byte[][] bad = {new byte[0], "not an image at all".getBytes(StandardCharsets.UTF_8),
-                    Arrays.copyOf(png(test, 0), 40)};
-                for (int i = 0; i < bad.length; i++) {
-                    producer.send(new ProducerRecord<>(Topics.IMAGES, run + "-bad-" + i, bad[i]));
+                Phase phase = new Phase(ratio);
+                long start = System.nanoTime();
+                for (int i = 0; i < images; i++) {
+                    int idx = (offset + i) % test.count();
+                    RecordHeaders h = new RecordHeaders();
+                    h.add(Topics.HEADER_LABEL, String.valueOf(test.labels()[idx]).getBytes(StandardCharsets.US_ASCII));
+                    producer.send(new ProducerRecord<>(Topics.IMAGES, null, run + "-" + p + "-" + i,
+                            LocalServing.png(test, idx), h));
                 }
                 producer.flush();
-                List<String> reasons = new ArrayList<>();
-                long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-                while (reasons.size() < bad.length && System.nanoTime() < deadline) {
-                    for (ConsumerRecord<String, byte[]> r : dlq.poll(Duration.ofMillis(200))) {
-                        var header = r.headers().lastHeader(Topics.HEADER_ERROR);
-                        reasons.add(r.key() + " -> " + (header == null ? "?" : new String(header.value(),
-                                StandardCharsets.UTF_8)) + " (" + r.value().length + " original bytes kept)");
-                    }
-                }
-                print(out, manifest, phases, reasons);
+                offset += images;
+                LocalServing.collect(predictions, phase.predictions, images, Duration.ofSeconds(timeoutSeconds));
+                phase.seconds = (System.nanoTime() - start) / 1e9;
+                phases.add(phase);
+                out.printf(Locale.ROOT, "phase %d: keep ratio %.2f, %d predictions in %.1f s%n", p + 1, ratio,
+                        phase.count(), phase.seconds);
+                out.flush();
             }
-        } finally {
-            deleteRecursively(tmp);
+            // Bad input: never lost, never fatal.
+            byte[][] bad = {new byte[0], "not an image at all".getBytes(StandardCharsets.UTF_8),
+                Arrays.copyOf(LocalServing.png(test, 0), 40)};
+            for (int i = 0; i < bad.length; i++) {
+                producer.send(new ProducerRecord<>(Topics.IMAGES, run + "-bad-" + i, bad[i]));
+            }
+            producer.flush();
+            List<String> reasons = new ArrayList<>();
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (reasons.size() < bad.length && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : dlq.poll(Duration.ofMillis(200))) {
+                    var header = r.headers().lastHeader(Topics.HEADER_ERROR);
+                    reasons.add(r.key() + " -> " + (header == null ? "?" : new String(header.value(),
+                            StandardCharsets.UTF_8)) + " (" + r.value().length + " original bytes kept)");
+                }
+            }
+            print(out, manifest, phases, reasons, batchMaxSize);
         }
         out.flush();
         return 0;
@@ -215,34 +159,11 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private static void awaitKeepRatio(InferenceWorker worker, double ratio) throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (System.nanoTime() < deadline) {
-            if (Math.abs(worker.status().keepRatio() - ratio) < 1e-9) {
-                return;
-            }
-            Thread.sleep(50);
-        }
-        throw new UserError("the worker did not apply keep ratio " + ratio + " within 30 s");
-    }
-
-    private static void collect(KafkaConsumer<String, byte[]> consumer, Phase phase, int expected, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (phase.count() < expected) {
-            if (System.nanoTime() > deadline) {
-                throw new UserError("only " + phase.count() + " of " + expected + " predictions arrived within "
-                        + timeout.toSeconds() + " s");
-            }
-            for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
-                phase.predictions.add(Prediction.SERDE.deserialize(r.topic(), r.value()));
-            }
-        }
-    }
-
-    private static void print(PrintWriter out, Manifest manifest, List<Phase> phases, List<String> reasons) {
+    private static void print(PrintWriter out, Manifest manifest, List<Phase> phases, List<String> reasons,
+            int batchMaxSize) {
         out.println();
-        out.printf(Locale.ROOT, "%d-core machine, model %s, one worker, batches of up to 64; read_committed predictions%n",
-                Runtime.getRuntime().availableProcessors(), manifest.version());
+        out.printf(Locale.ROOT, "%d-core machine, model %s, one worker, batches of up to %d; read_committed predictions%n",
+                Runtime.getRuntime().availableProcessors(), manifest.version(), batchMaxSize);
         out.println("| keep ratio | predictions | accuracy | p50 / p95 end-to-end ms | mean inference ms | "
                 + "MFLOPs/image | tokens per block | images/s |");
         out.println("|---:|---:|---:|---:|---:|---:|---|---:|");
@@ -253,7 +174,7 @@ final class DemoCommand implements Callable<Integer> {
             double flops = p.predictions.stream().mapToLong(Prediction::flops).average().orElse(0);
             List<Integer> tokens = p.predictions.isEmpty() ? List.of() : p.predictions.get(p.count() - 1).tokensKept();
             out.printf(Locale.ROOT, "| %.2f | %d | %.4f | %.1f / %.1f | %.2f | %.2f | %s | %.0f |%n", p.ratio, p.count(),
-                    (double) correct / Math.max(1, p.count()), quantile(e2e, 0.5), quantile(e2e, 0.95), inf,
+                    (double) correct / Math.max(1, p.count()), LocalServing.quantile(e2e, 0.5), LocalServing.quantile(e2e, 0.95), inf,
                     flops / 1e6, tokens, p.count() / p.seconds);
         }
         out.println();
@@ -261,51 +182,4 @@ final class DemoCommand implements Callable<Integer> {
         reasons.forEach(r -> out.println("  " + r));
     }
 
-    private static double quantile(double[] sorted, double q) {
-        return sorted.length == 0 ? Double.NaN : sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-    }
-
-    private static byte[] png(LabeledImages data, int idx) {
-        BufferedImage img = new BufferedImage(data.width(), data.height(), BufferedImage.TYPE_BYTE_GRAY);
-        img.getRaster().setDataElements(0, 0, data.width(), data.height(),
-                Arrays.copyOfRange(data.pixels(), idx * data.imageBytes(), (idx + 1) * data.imageBytes()));
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try {
-            ImageIO.write(img, "png", bytes);
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException("PNG encoding in memory failed", e);
-        }
-        return bytes.toByteArray();
-    }
-
-    private static KafkaProducer<String, byte[]> producer(KafkaBroker broker) {
-        Map<String, Object> p = new LinkedHashMap<>(broker.clientConfig());
-        p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
-        return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
-    }
-
-    private static KafkaConsumer<String, byte[]> consumer(KafkaBroker broker, String topic) {
-        Map<String, Object> c = new LinkedHashMap<>(broker.clientConfig());
-        c.put(ConsumerConfig.GROUP_ID_CONFIG, "demo-reader-" + topic + "-" + UUID.randomUUID());
-        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
-        consumer.subscribe(List.of(topic));
-        return consumer;
-    }
-
-    private static void copyDir(Path from, Path to) throws java.io.IOException {
-        Files.createDirectories(to);
-        for (String f : new String[] {ModelArtifact.MANIFEST_FILE, ModelArtifact.WEIGHTS_FILE}) {
-            Files.copy(from.resolve(f), to.resolve(f));
-        }
-    }
-
-    private static void deleteRecursively(Path dir) {
-        try (var s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (java.io.IOException e) {
-            // a temp directory: nothing else to do
-        }
-    }
 }

@@ -1,0 +1,192 @@
+package io.vitstream.cli;
+
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.data.LabeledImages;
+import io.vitstream.kafka.ControlMessage;
+import io.vitstream.kafka.KafkaBroker;
+import io.vitstream.kafka.ModelRecords;
+import io.vitstream.kafka.Prediction;
+import io.vitstream.kafka.Publisher;
+import io.vitstream.serving.HttpEndpoints;
+import io.vitstream.serving.InferenceWorker;
+import io.vitstream.serving.WorkerConfig;
+import io.vitstream.signing.ModelSigning;
+import io.vitstream.util.UserError;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import javax.imageio.ImageIO;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * The serving path on this machine, for the demo and the serving benchmark: an embedded broker, a model signed and
+ * published to {@code vit.models} and activated, and one in-process worker with its HTTP endpoints.
+ */
+final class LocalServing implements AutoCloseable {
+    final KafkaBroker broker;
+    final InferenceWorker worker;
+    final HttpEndpoints http;
+    final String version;
+    private final Path tmp;
+    private final Thread loop;
+
+    private LocalServing(KafkaBroker broker, InferenceWorker worker, HttpEndpoints http, String version, Path tmp,
+            Thread loop) {
+        this.broker = broker;
+        this.worker = worker;
+        this.http = http;
+        this.version = version;
+        this.tmp = tmp;
+        this.loop = loop;
+    }
+
+    /** Starts everything; {@code onBroker} hears the bootstrap address as soon as the broker is up. */
+    static LocalServing start(Path model, double keepRatio, int batchMaxSize, java.util.function.Consumer<String> onBroker)
+            throws IOException {
+        Path tmp = Files.createTempDirectory("vitstream-local");
+        KafkaBroker broker;
+        try {
+            broker = KafkaBroker.start(4);
+        } catch (UncheckedIOException e) {
+            deleteRecursively(tmp);
+            throw new UserError(e.getMessage(), e);
+        }
+        try {
+            onBroker.accept(broker.bootstrapServers());
+            KeyPair keys = ModelSigning.generate();
+            Path keyDir = tmp.resolve("keys");
+            ModelSigning.writeKeyPair(keys, keyDir);
+            Path artifact = tmp.resolve("artifact");
+            Files.createDirectories(artifact);
+            for (String f : new String[] {ModelArtifact.MANIFEST_FILE, ModelArtifact.WEIGHTS_FILE}) {
+                Files.copy(model.resolve(f), artifact.resolve(f));
+            }
+            ModelRecords.Publication pub = ModelRecords.fromArtifact(artifact, keys.getPrivate(),
+                    ModelRecords.DEFAULT_CHUNK_BYTES);
+            Publisher.publishModel(broker.clientConfig(), pub);
+            Publisher.setControl(broker.clientConfig(), ControlMessage.active(pub.version(), keepRatio));
+            Map<String, String> settings = new LinkedHashMap<>();
+            settings.put("bootstrap.servers", broker.bootstrapServers());
+            settings.put("model.public.key", keyDir.resolve(ModelSigning.PUBLIC_KEY_FILE).toString());
+            settings.put("worker.id", "local-worker-1");
+            settings.put("batch.max.size", String.valueOf(batchMaxSize));
+            settings.put("http.port", "0");
+            WorkerConfig config = WorkerConfig.load(null, settings);
+            PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+            registry.config().commonTags("worker", config.workerId());
+            InferenceWorker worker = InferenceWorker.create(config, registry);
+            HttpEndpoints http = HttpEndpoints.start(0, registry, worker);
+            Thread loop = new Thread(worker, "inference-local");
+            loop.start();
+            return new LocalServing(broker, worker, http, pub.version(), tmp, loop);
+        } catch (IOException | RuntimeException e) {
+            broker.close();
+            deleteRecursively(tmp);
+            throw e;
+        }
+    }
+
+    void setKeepRatio(double ratio) throws InterruptedException {
+        Publisher.setControl(broker.clientConfig(), ControlMessage.active(version, ratio));
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (Math.abs(worker.status().keepRatio() - ratio) < 1e-9) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new UserError("the worker did not apply keep ratio " + ratio + " within 30 s");
+    }
+
+    KafkaProducer<String, byte[]> producer() {
+        Map<String, Object> p = new LinkedHashMap<>(broker.clientConfig());
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+        return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    }
+
+    /** A read_committed consumer of {@code topic} from the beginning, in a group of its own. */
+    KafkaConsumer<String, byte[]> consumer(String topic) {
+        Map<String, Object> c = new LinkedHashMap<>(broker.clientConfig());
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, "local-reader-" + topic + "-" + UUID.randomUUID());
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(),
+                new ByteArrayDeserializer());
+        consumer.subscribe(List.of(topic));
+        return consumer;
+    }
+
+    /** Reads predictions until {@code expected} more arrived, or fails after {@code timeout}. */
+    static void collect(KafkaConsumer<String, byte[]> consumer, List<Prediction> into, int expected, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int target = into.size() + expected;
+        while (into.size() < target) {
+            if (System.nanoTime() > deadline) {
+                throw new UserError("only " + (expected - (target - into.size())) + " of " + expected
+                        + " predictions arrived within " + timeout.toSeconds() + " s");
+            }
+            for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                into.add(Prediction.SERDE.deserialize(r.topic(), r.value()));
+            }
+        }
+    }
+
+    static byte[] png(LabeledImages data, int idx) {
+        BufferedImage img = new BufferedImage(data.width(), data.height(), BufferedImage.TYPE_BYTE_GRAY);
+        img.getRaster().setDataElements(0, 0, data.width(), data.height(),
+                Arrays.copyOfRange(data.pixels(), idx * data.imageBytes(), (idx + 1) * data.imageBytes()));
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try {
+            ImageIO.write(img, "png", bytes);
+        } catch (IOException e) {
+            throw new IllegalStateException("PNG encoding in memory failed", e);
+        }
+        return bytes.toByteArray();
+    }
+
+    static double quantile(double[] sorted, double q) {
+        return sorted.length == 0 ? Double.NaN
+                : sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        try {
+            worker.close();
+            loop.join(10_000);
+        } finally {
+            http.close();
+            broker.close();
+            deleteRecursively(tmp);
+        }
+    }
+
+    private static void deleteRecursively(Path dir) {
+        try (var s = Files.walk(dir)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            // a temporary directory: nothing else to do
+        }
+    }
+}
