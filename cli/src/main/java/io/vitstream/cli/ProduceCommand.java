@@ -5,8 +5,6 @@ import io.vitstream.data.LabeledImages;
 import io.vitstream.kafka.Topics;
 import io.vitstream.training.ProgressBar;
 import io.vitstream.util.UserError;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -21,7 +19,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
-import javax.imageio.ImageIO;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -134,12 +131,7 @@ final class ProduceCommand implements Callable<Integer> {
         String run = UUID.randomUUID().toString().substring(0, 8);
         List<Item> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            BufferedImage img = new BufferedImage(test.width(), test.height(), BufferedImage.TYPE_BYTE_GRAY);
-            byte[] px = java.util.Arrays.copyOfRange(test.pixels(), i * test.imageBytes(), (i + 1) * test.imageBytes());
-            img.getRaster().setDataElements(0, 0, test.width(), test.height(), px);
-            ByteArrayOutputStream png = new ByteArrayOutputStream();
-            ImageIO.write(img, "png", png);
-            out.add(new Item("fmnist-" + run + "-" + i, png.toByteArray(), test.labels()[i]));
+            out.add(new Item("fmnist-" + run + "-" + i, LocalServing.png(test, i), test.labels()[i]));
         }
         return out;
     }

@@ -3,8 +3,6 @@ package io.vitstream.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vitstream.testing.TestData;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -14,16 +12,11 @@ class CliErrorsTest {
     @TempDir
     Path tmp;
 
-    record Result(int code, String out, String err) {}
-
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-        return new Result(code, out.toString(), err.toString());
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
-    private static void assertOneLineError(Result r, String... fragments) {
+    private static void assertOneLineError(CliRun r, String... fragments) {
         assertThat(r.code()).isEqualTo(2);
         String err = r.err().strip();
         assertThat(err).doesNotContain("\n").startsWith("error: ").doesNotContain("Exception").doesNotContain("\tat ");
@@ -34,22 +27,22 @@ class CliErrorsTest {
 
     @Test
     void missingDatasetDirectory() {
-        Result r = run("evaluate", "--model", TestData.repoRoot().resolve("models/base").toString(), "--data-dir",
+        CliRun r = run("evaluate", "--model", TestData.repoRoot().resolve("models/base").toString(), "--data-dir",
                 tmp.resolve("no-such-dir").toString());
         assertOneLineError(r, "Fashion-MNIST directory not found", "no-such-dir");
     }
 
     @Test
     void missingDatasetDirectoryForTraining() {
-        Result r = run("train", "--out", tmp.resolve("m").toString(), "--data-dir", tmp.resolve("nothing").toString());
+        CliRun r = run("train", "--out", tmp.resolve("m").toString(), "--data-dir", tmp.resolve("nothing").toString());
         assertOneLineError(r, "Fashion-MNIST directory not found");
     }
 
     @Test
     void wrongModelDirectory() {
-        Result r = run("evaluate", "--model", tmp.toString());
+        CliRun r = run("evaluate", "--model", tmp.toString());
         assertOneLineError(r, "manifest.json", "missing");
-        Result r2 = run("evaluate", "--model", tmp.resolve("absent").toString());
+        CliRun r2 = run("evaluate", "--model", tmp.resolve("absent").toString());
         assertOneLineError(r2, "model directory not found");
     }
 
@@ -61,7 +54,7 @@ class CliErrorsTest {
 
     @Test
     void unknownOptionAndBadNumber() {
-        Result r = run("evaluate", "--model", "x", "--modle", "y");
+        CliRun r = run("evaluate", "--model", "x", "--modle", "y");
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).startsWith("error: ").contains("--modle");
         assertOneLineError(run("evaluate", "--model", "x", "--batch", "many"), "many");
@@ -70,7 +63,7 @@ class CliErrorsTest {
     @Test
     void helpOnEverySubcommand() {
         for (String cmd : new String[] {"train", "evaluate", "bench"}) {
-            Result r = run(cmd, "--help");
+            CliRun r = run(cmd, "--help");
             assertThat(r.code()).as(cmd).isZero();
             assertThat(r.out()).as(cmd).contains("Usage: vitstream " + cmd);
         }

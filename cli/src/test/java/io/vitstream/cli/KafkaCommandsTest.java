@@ -13,8 +13,6 @@ import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
 import io.vitstream.signing.ModelSigning;
 import java.awt.image.BufferedImage;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,13 +39,8 @@ class KafkaCommandsTest {
     @TempDir
     Path tmp;
 
-    record Result(int code, String out, String err) {}
-
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int code = Main.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-        return new Result(code, out.toString(), err.toString());
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
@@ -57,7 +50,7 @@ class KafkaCommandsTest {
         Path priv = keys.resolve(ModelSigning.PRIVATE_KEY_FILE);
         Path pub = keys.resolve(ModelSigning.PUBLIC_KEY_FILE);
         assertThat(Files.readString(priv)).startsWith("-----BEGIN PRIVATE KEY-----");
-        Result again = run("keygen", "--out", keys.toString());
+        CliRun again = run("keygen", "--out", keys.toString());
         assertThat(again.code()).isEqualTo(2);
         assertThat(again.err()).contains("refusing to overwrite");
 
@@ -78,7 +71,7 @@ class KafkaCommandsTest {
         }
 
         try (KafkaBroker broker = KafkaBroker.start(1)) {
-            Result pubRes = run("publish-model", "--model", model.toString(), "--private-key", priv.toString(),
+            CliRun pubRes = run("publish-model", "--model", model.toString(), "--private-key", priv.toString(),
                     "--bootstrap-servers", broker.bootstrapServers(), "--activate", "--keep-ratio", "0.8");
             assertThat(pubRes.code()).as(pubRes.err()).isZero();
             assertThat(pubRes.out()).contains("published cli-v1").contains("activated cli-v1");
@@ -93,7 +86,7 @@ class KafkaCommandsTest {
             ControlMessage control = ControlMessage.SERDE.parse(read(broker, Topics.CONTROL, 1).get(0).value());
             assertThat(control).isEqualTo(ControlMessage.active("cli-v1", 0.8));
 
-            Result prod = run("produce", "--bootstrap-servers", broker.bootstrapServers(), "--images",
+            CliRun prod = run("produce", "--bootstrap-servers", broker.bootstrapServers(), "--images",
                     folder.toString());
             assertThat(prod.code()).as(prod.err()).isZero();
             List<ConsumerRecord<String, byte[]>> images = read(broker, Topics.IMAGES, 6);
@@ -105,7 +98,7 @@ class KafkaCommandsTest {
 
     @Test
     void badWorkerSettingsAreOneLineNamingEachProblem() {
-        Result r = run("worker", "--batch-max-size", "0", "--http-port", "http");
+        CliRun r = run("worker", "--batch-max-size", "0", "--http-port", "http");
         assertThat(r.code()).isEqualTo(2);
         String err = r.err().strip();
         assertThat(err).doesNotContain("\n").startsWith("error: invalid worker configuration")
