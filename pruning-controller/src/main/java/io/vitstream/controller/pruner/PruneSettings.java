@@ -1,0 +1,26 @@
+package io.vitstream.controller.pruner;
+
+import java.nio.file.Path;
+
+/**
+ * Settings of a prune job that are not the budget itself.
+ *
+ * @param dataDir Fashion-MNIST directory (calibration, fine-tuning and validation all come from its training split)
+ * @param calibrationImages images used for saliency (a held-out slice of the training split, never the test set)
+ * @param validationImages images held out of the training split for early stopping and the reported accuracy
+ * @param trainImages images used for fine-tuning per epoch (0: all the rest of the training split)
+ * @param epochs fine-tuning epochs (0: slice only)
+ * @param batchSize fine-tuning batch size
+ * @param learningRate peak AdamW learning rate of the fine-tune
+ * @param temperature distillation temperature
+ * @param distillWeight weight of the KL term; cross-entropy on labels gets {@code 1 - distillWeight}
+ * @param patience epochs without a better validation accuracy before stopping early
+ * @param seed for the data split and shuffling
+ */
+public record PruneSettings(Path dataDir, int calibrationImages, int validationImages, int trainImages, int epochs,
+        int batchSize, double learningRate, double temperature, double distillWeight, int patience, long seed) {
+
+    public static PruneSettings defaults(Path dataDir) {
+        return new PruneSettings(dataDir, 2048, 5000, 0, 8, 64, 5e-4, 4.0, 0.7, 2, 7L);
+    }
+}
