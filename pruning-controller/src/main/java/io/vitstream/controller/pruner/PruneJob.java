@@ -49,6 +49,15 @@ public final class PruneJob {
 
     /** As {@link #run(PruneRequest, PruneProgress)}; with {@code progressBar}, training shows its bar on stderr. */
     public static PruneResult run(PruneRequest request, PruneProgress progress, boolean progressBar) throws Exception {
+        return run(request, progress, progressBar, null);
+    }
+
+    /**
+     * As above, ranking by {@code precomputed} saliency scores of the parent when given (benchmarks compare the
+     * measures at one budget without estimating them three times); null estimates them.
+     */
+    public static PruneResult run(PruneRequest request, PruneProgress progress, boolean progressBar,
+            SaliencyScores precomputed) throws Exception {
         validate(request);
         PruneSettings s = request.settings();
         long started = System.nanoTime();
@@ -60,15 +69,8 @@ public final class PruneJob {
         try (ModelArtifact.Loaded parent = ModelArtifact.load(request.parent())) {
             Manifest pm = parent.manifest();
             InputSpec input = pm.input();
-            progress.update("saliency", 0, "estimating saliency on " + calibration.count() + " calibration images");
-            int[] lastPercent = {-1};
-            SaliencyScores scores = SaliencyEstimator.estimate(parent.model(), input, calibration, f -> {
-                int pct = (int) (f * 100);
-                if (pct != lastPercent[0]) {
-                    lastPercent[0] = pct;
-                    progress.update("saliency", 0.15 * f, "saliency " + pct + "%");
-                }
-            });
+            SaliencyScores scores = precomputed != null ? precomputed
+                    : saliency(parent.model(), input, calibration, progress);
             long flopsBefore = pm.flopsPerImage();
             long target = Math.round(request.flopsRatio() * flopsBefore);
             PrunePlan plan = PrunePlanner.plan(pm.architecture(), pm.sparsifier(), scores, request.saliency(), target);
@@ -119,6 +121,27 @@ public final class PruneJob {
                         plan, scores);
             }
         }
+    }
+
+    /** Saliency of the parent on the calibration slice the job itself would use, reporting progress. */
+    public static SaliencyScores saliency(VitModel parent, InputSpec input, LabeledImages calibration,
+            PruneProgress progress) {
+        progress.update("saliency", 0, "estimating saliency on " + calibration.count() + " calibration images");
+        int[] lastPercent = {-1};
+        return SaliencyEstimator.estimate(parent, input, calibration, f -> {
+            int pct = (int) (f * 100);
+            if (pct != lastPercent[0]) {
+                lastPercent[0] = pct;
+                progress.update("saliency", 0.15 * f, "saliency " + pct + "%");
+            }
+        });
+    }
+
+    /** The calibration slice of the training split that {@link #run} uses for {@code settings}. */
+    public static LabeledImages calibrationSet(PruneSettings s) {
+        DataSplit split = DataSplit.of(FashionMnist.load(s.dataDir(), FashionMnist.Split.TRAIN), s.validationImages(),
+                s.trainImages() == 0 ? null : s.trainImages(), s.seed());
+        return split.train().limit(Math.min(s.calibrationImages(), split.train().count()));
     }
 
     private static void validate(PruneRequest r) {
