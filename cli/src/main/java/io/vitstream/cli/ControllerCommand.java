@@ -19,8 +19,8 @@ import picocli.CommandLine.Option;
  * ControllerConfig).
  */
 @Command(name = "controller", mixinStandardHelpOptions = true,
-        description = {"Run the controller: metrics from vit.predictions and vit.labels (Kafka Streams), the SLO policy",
-            "(keep ratio, re-prune, rollback), canary rollouts, and the admin REST API with /metrics and /health.",
+        description = {"Run the controller: metrics from vit.predictions and vit.labels (Kafka Streams), the SLO "
+            + "policy (keep ratio, re-prune, rollback), canary rollouts, and the admin REST API with /metrics and /health.",
             "Settings: options > environment (VITSTREAM_CONTROLLER_<NAME>, KAFKA_BOOTSTRAP_SERVERS) > --config file."})
 final class ControllerCommand implements Callable<Integer> {
     @Option(names = "--config", description = "Properties file (bootstrap.servers, admin.token, policy.*, prune.* ...).")

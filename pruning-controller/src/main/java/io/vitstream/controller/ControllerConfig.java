@@ -135,7 +135,7 @@ public record ControllerConfig(
         String token = p.string("admin.token", null);
         boolean insecure = p.bool("admin.insecure", false);
         if (token == null && !insecure) {
-            p.errors.add("admin.token is required (--admin-token or VITSTREAM_CONTROLLER_ADMIN_TOKEN); to run the admin"
+            p.errors.add("admin.token is required (--admin-token-file, VITSTREAM_CONTROLLER_ADMIN_TOKEN or the config file); to run the admin"
                     + " API without authentication say so explicitly with admin.insecure=true (--insecure)");
         }
         if (token != null && token.length() < 16) {
@@ -181,7 +181,7 @@ public record ControllerConfig(
                 p.decimal("prune.learning.rate", d.learningRate(), 0, 1),
                 p.decimal("prune.temperature", d.temperature(), 0, 100),
                 p.decimal("prune.distill.weight", d.distillWeight(), 0, 1),
-                (int) p.number("prune.patience", d.patience(), 0, 1000),
+                (int) p.number("prune.patience", d.patience(), 1, 1000),
                 p.number("prune.seed", d.seed(), Long.MIN_VALUE, Long.MAX_VALUE));
         Saliency.Method saliency = Saliency.Method.TAYLOR;
         String sal = p.string("prune.saliency", null);
