@@ -80,6 +80,11 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // The demo's screen is its output: Kafka's transient start-up warnings (topics being created) would drown it.
+        for (String quiet : new String[] {"org.apache.kafka.clients.NetworkClient", "org.apache.kafka.streams"}) {
+            System.setProperty("org.slf4j.simpleLogger.log." + quiet,
+                    System.getProperty("org.slf4j.simpleLogger.log." + quiet, "error"));
+        }
         if (images < 1 || images > 10_000) {
             throw new UserError("--images must be in 1..10000, got " + images);
         }

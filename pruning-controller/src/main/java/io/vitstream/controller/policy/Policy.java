@@ -76,7 +76,7 @@ public final class Policy {
         // Rules 1 and 2: p95 over the SLO for breach_windows windows.
         if (over) {
             if (mem.overWindows() < s.breachWindows()) {
-                return new Outcome(null, mem, PolicyState.OVER_SLO);
+                return new Outcome(null, mem, o.jobRunning() ? PolicyState.PRUNING : PolicyState.OVER_SLO);
             }
             String why = "p95 " + fmt0(st.p95Ms()) + " ms > SLO " + fmt0(s.sloMs()) + " ms for " + mem.overWindows()
                     + " windows (" + o.activeVersion() + ", " + st.predictions() + " predictions in the last "
