@@ -127,9 +127,10 @@ class ControllerEndToEndTest {
             ControllerConfig config = ControllerConfig.parse(s);
             List<Decision> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
             AtomicBoolean flowing = new AtomicBoolean(true);
+            PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
             try (Workers workers = new Workers(broker, tmp.resolve("keys").resolve(ModelSigning.PUBLIC_KEY_FILE));
                     Controller controller = Controller.start(config, Controller::streams, runner,
-                            new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), Clock.systemUTC())) {
+                            registry, Clock.systemUTC())) {
                 controller.addDecisionListener(seen::add);
                 Thread traffic = new Thread(() -> stream(broker, test, flowing), "e2e-traffic");
                 traffic.setDaemon(true);
@@ -145,6 +146,13 @@ class ControllerEndToEndTest {
                     assertThat(d.reason()).matches("p95 \\d+ ms > SLO 1 ms for \\d+ windows \\(v1, .*");
                 });
                 assertThat(controller.status().policyState()).isIn("at_floor", "over_slo");
+                await("per-version meters", () -> registry.scrape().contains("controller_workers{version=\"v1\"} 2.0"),
+                        10);
+                assertThat(registry.scrape()).contains("controller_keep_ratio 0.5",
+                        "controller_version_latency_seconds{quantile=\"0.95\",version=\"v1\"}",
+                        "controller_version_accuracy{version=\"v1\"}",
+                        "controller_version_role{role=\"active\",version=\"v1\"} 1.0",
+                        "controller_decisions_total{rule=\"latency\"} 2.0");
 
                 // (2) A worse canary (untrained) is rolled back on its labelled accuracy. Compared at keep ratio
                 // 1.0, where the tiny dense model is at its best (its CLS-attention ranking loses much at 0.5).
@@ -162,6 +170,8 @@ class ControllerEndToEndTest {
                 assertThat(verdict.rule()).isEqualTo(Rule.CANARY);
                 assertThat(verdict.reason()).contains("canary " + bad + " accuracy", "worse by", "roll back to v1");
                 assertThat(controller.rolloutState().canaryLabelled()).isGreaterThanOrEqualTo(60);
+                assertThat(registry.scrape()).contains("controller_rollout_state{state=\"rolled_back\"} 1.0",
+                        "controller_job_duration_seconds_count{outcome=\"succeeded\"} 1");
                 assertThat(controller.control()).isEqualTo(ControlMessage.active("v1", 1.0));
                 await("every worker back on v1 alone", () -> workers.all(w -> "v1".equals(w.status().modelVersion())
                         && w.status().canaryVersion() == null), 30);
