@@ -19,7 +19,7 @@ RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         openjdk-17-jre-headless curl ca-certificates dataset-fashion-mnist \
     && rm -rf /var/lib/apt/lists/*
-# Runs as any uid (compose sets VITSTREAM_UID so mounted secret files stay readable): what the process writes (DJL's
+# Runs as any uid (compose sets CONTAINER_UID so mounted secret files stay readable): what the process writes (DJL's
 # native-library cache, manifest.sig next to a model it publishes, controller state) lives in world-writable dirs.
 RUN useradd --system --uid 10001 --user-group --home-dir /opt/vitstream vitstream \
     && mkdir -p /opt/vitstream/lib /var/lib/vitstream/controller /var/cache/vitstream \
