@@ -1,5 +1,6 @@
 package io.vitstream.cli;
 
+import io.vitstream.data.DataSplit;
 import io.vitstream.data.FashionMnist;
 import io.vitstream.data.ImageFolder;
 import io.vitstream.data.LabeledImages;
@@ -37,10 +38,7 @@ final class DataOptions {
     /** Training data and its validation split. */
     record Split(LabeledImages all, LabeledImages train, LabeledImages validation) {}
 
-    /**
-     * Splits the training set: a fixed, seeded shuffle, the first {@code valSize} images for validation (all choices
-     * are made on these; the test set never is), then up to {@code limit} images for training.
-     */
+    /** The training split cut into training and validation images; see {@link DataSplit}. */
     Split trainAndValidation(int valSize, Integer limit, long seed) {
         if (valSize < 0) {
             throw new io.vitstream.util.UserError("--val-size must be >= 0, got " + valSize);
@@ -48,38 +46,12 @@ final class DataOptions {
         if (limit != null && limit < 1) {
             throw new io.vitstream.util.UserError("--limit must be positive, got " + limit);
         }
-        LabeledImages all = train();
-        LabeledImages shuffled = shuffle(all, new java.util.Random(seed ^ 0x5eedL));
-        if (limit != null) {
-            shuffled = shuffled.limit(limit + valSize);
+        try {
+            DataSplit s = DataSplit.of(train(), valSize, limit, seed);
+            return new Split(s.all(), s.train(), s.validation());
+        } catch (IllegalArgumentException e) {
+            throw new io.vitstream.util.UserError("--val-size " + valSize + ": " + e.getMessage());
         }
-        if (valSize >= shuffled.count()) {
-            throw new io.vitstream.util.UserError("--val-size " + valSize + " leaves no training images (have "
-                    + shuffled.count() + ")");
-        }
-        return new Split(all, shuffled.slice(valSize, shuffled.count()), shuffled.slice(0, valSize));
-    }
-
-    private static LabeledImages shuffle(LabeledImages in, java.util.Random rng) {
-        int n = in.count();
-        int[] order = new int[n];
-        for (int i = 0; i < n; i++) {
-            order[i] = i;
-        }
-        for (int i = n - 1; i > 0; i--) {
-            int j = rng.nextInt(i + 1);
-            int t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
-        int px = in.imageBytes();
-        byte[] pixels = new byte[in.pixels().length];
-        int[] labels = new int[n];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(in.pixels(), order[i] * px, pixels, i * px, px);
-            labels[i] = in.labels()[order[i]];
-        }
-        return new LabeledImages(pixels, labels, in.height(), in.width(), in.classNames());
     }
 
     LabeledImages test(int size) {

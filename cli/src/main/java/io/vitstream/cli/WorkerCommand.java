@@ -44,6 +44,14 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--http-port", description = "Port of /metrics, /health, /ready (default 9400; 0 any; -1 none).")
     String httpPort;
 
+    @Option(names = "--teacher-model", paramLabel = "DIR",
+            description = "Dense teacher model for agreement sampling (e.g. models/base); loaded once at start.")
+    String teacherModel;
+
+    @Option(names = "--teacher-sample-share", paramLabel = "SHARE",
+            description = "Share of inputs in [0, 1] also scored by the teacher at keep ratio 1.0 (default 0: off).")
+    String teacherSampleShare;
+
     @Override
     public Integer call() throws Exception {
         Map<String, String> explicit = new LinkedHashMap<>();
@@ -55,6 +63,8 @@ final class WorkerCommand implements Callable<Integer> {
         explicit.put("batch.max.size", batchMaxSize);
         explicit.put("batch.max.wait.ms", batchMaxWaitMs);
         explicit.put("http.port", httpPort);
+        explicit.put("teacher.model.dir", teacherModel);
+        explicit.put("teacher.sample.share", teacherSampleShare);
         WorkerMain.run(config, explicit);
         return 0;
     }

@@ -47,6 +47,22 @@ class CliErrorsTest {
     }
 
     @Test
+    void pruneArgumentsAreChecked() {
+        String base = TestData.repoRoot().resolve("models/base").toString();
+        String out = tmp.resolve("p").toString();
+        assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "1.5"),
+                "--flops-ratio must be in (0, 1)", "1.5");
+        assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "0"), "--flops-ratio");
+        assertOneLineError(run("prune", "--model", tmp.resolve("absent").toString(), "--out", out,
+                "--flops-ratio", "0.5"), "model directory not found", "absent");
+        assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "0.5", "--saliency",
+                "magnitude"), "unknown saliency 'magnitude'", "taylor, fisher or obd");
+        assertOneLineError(run("prune", "--model", base, "--out", out), "exactly one of --flops-ratio");
+        assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-target", "999999999999"),
+                "--flops-target must be in");
+    }
+
+    @Test
     void negativeBatch() {
         assertOneLineError(run("evaluate", "--model", "models/base", "--batch", "-4"), "--batch must be positive");
         assertOneLineError(run("train", "--out", tmp.toString(), "--batch", "-1"), "batch size must be positive");

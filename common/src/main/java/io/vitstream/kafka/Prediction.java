@@ -14,6 +14,8 @@ import java.util.List;
  * @param endToEndMs record timestamp to the prediction being produced
  * @param timestamp ISO-8601 UTC of production
  * @param label the input's {@code label} header, when it had one
+ * @param teacherClassIndex the dense teacher's class for this input, when the worker sampled it for dense-teacher
+ *     agreement (teacher model at keep ratio 1.0 on the same pixels); null when not sampled
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Prediction(
@@ -31,7 +33,8 @@ public record Prediction(
         double endToEndMs,
         String worker,
         String timestamp,
-        Integer label) {
+        Integer label,
+        Integer teacherClassIndex) {
 
     public static final int SCHEMA = 1;
 

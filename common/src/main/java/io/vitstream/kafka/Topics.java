@@ -16,7 +16,10 @@ public final class Topics {
     public static final String IMAGES = "vit.images";
     /** Key: request id. Value: {@link Prediction} JSON; exactly one per accepted input for read_committed readers. */
     public static final String PREDICTIONS = "vit.predictions";
-    /** Key: request id. Value: label int (late ground truth). */
+    /**
+     * Key: request id. Value: label int (late ground truth) as decimal text, the same encoding as the {@code label}
+     * header of {@link #IMAGES}; see {@link Labels}.
+     */
     public static final String LABELS = "vit.labels";
     /** Key: request id. Value: the original bytes. Header {@code error} says why. */
     public static final String DLQ = "vit.dlq";

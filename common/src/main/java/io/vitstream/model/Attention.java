@@ -28,6 +28,7 @@ public final class Attention extends AbstractBlock {
     private final int headDim;
     private final Linear qkv;
     private final Linear proj;
+    private volatile NDArray headGate;
 
     private Attention(Builder builder) {
         this.dim = builder.dim;
@@ -54,7 +55,12 @@ public final class Attention extends AbstractBlock {
         NDArray v = qkvOut.get(2);
         NDArray logits = q.matMul(k.swapAxes(2, 3)); // (B, H, N, N)
         NDArray attention = inputs.size() > 1 ? maskedSoftmax(logits, inputs.get(1)) : logits.softmax(-1);
-        NDArray out = attention.matMul(v).transpose(0, 2, 1, 3).reshape(b, n, (long) heads * headDim);
+        NDArray mixed = attention.matMul(v); // (B, H, N, Dh)
+        NDArray gate = headGate;
+        if (gate != null) {
+            mixed = mixed.mul(gate.reshape(gate.getShape().dimension() == 1 ? 1 : b, heads, 1, 1));
+        }
+        NDArray out = mixed.transpose(0, 2, 1, 3).reshape(b, n, (long) heads * headDim);
         out = proj.forward(ps, new NDList(out), training).singletonOrThrow();
         NDArray clsAttention = attention.get(":, :, 0, :").mean(new int[] {1}); // (B, N)
         return new NDList(out, clsAttention);
@@ -82,6 +88,15 @@ public final class Attention extends AbstractBlock {
         Shape in = inputShapes[0];
         qkv.initialize(manager, dataType, in);
         proj.initialize(manager, dataType, new Shape(in.get(0), in.get(1), (long) heads * headDim));
+    }
+
+    /**
+     * Multiplies each head's output by a gate before the projection: shape (H) for every input alike or (B, H) per
+     * input; null (the default) for none. Structured pruning uses it for gate saliency (with gradients) and to check
+     * that a sliced model equals this one with the removed heads gated to 0. Not used in serving.
+     */
+    public void setHeadGate(NDArray gate) {
+        this.headGate = gate;
     }
 
     public int heads() {

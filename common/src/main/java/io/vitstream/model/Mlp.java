@@ -19,6 +19,7 @@ public final class Mlp extends AbstractBlock {
     private final int hidden;
     private final Linear fc1;
     private final Linear fc2;
+    private volatile NDArray neuronGate;
 
     private Mlp(Builder builder) {
         this.hidden = builder.hidden;
@@ -34,6 +35,10 @@ public final class Mlp extends AbstractBlock {
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDArray h = Activation.gelu(fc1.forward(ps, inputs, training).singletonOrThrow());
+        NDArray gate = neuronGate;
+        if (gate != null) {
+            h = h.mul(gate.reshape(gate.getShape().dimension() == 1 ? 1 : h.getShape().get(0), 1, hidden));
+        }
         return fc2.forward(ps, new NDList(h), training);
     }
 
@@ -47,6 +52,18 @@ public final class Mlp extends AbstractBlock {
         Shape in = inputShapes[0];
         fc1.initialize(manager, dataType, in);
         fc2.initialize(manager, dataType, new Shape(in.get(0), in.get(1), hidden));
+    }
+
+    /**
+     * Multiplies each hidden neuron's activation by a gate: shape (M) for every input alike or (B, M) per input; null
+     * (the default) for none. For structured pruning's gate saliency and slicing checks; not used in serving.
+     */
+    public void setNeuronGate(NDArray gate) {
+        this.neuronGate = gate;
+    }
+
+    public int hidden() {
+        return hidden;
     }
 
     /** Builder: {@code setDim} and {@code setHidden} are required. */

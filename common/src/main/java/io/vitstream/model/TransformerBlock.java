@@ -22,6 +22,7 @@ public final class TransformerBlock extends AbstractBlock {
     private final Attention attention;
     private final LayerNorm norm2;
     private final Mlp mlp;
+    private volatile NDArray blockGate;
 
     private TransformerBlock(Builder builder) {
         this.shape = builder.shape;
@@ -48,9 +49,12 @@ public final class TransformerBlock extends AbstractBlock {
             attnIn.add(inputs.get(1));
         }
         NDList attnOut = attention.forward(ps, attnIn, training);
-        x = x.add(attnOut.get(0));
+        NDArray gate = blockGate;
+        NDArray g = gate == null ? null : gate.reshape(gate.size() == 1 ? 1 : x.getShape().get(0), 1, 1);
+        x = x.add(g == null ? attnOut.get(0) : attnOut.get(0).mul(g));
         NDArray h = norm2.forward(ps, new NDList(x), training).singletonOrThrow();
-        x = x.add(mlp.forward(ps, new NDList(h), training).singletonOrThrow());
+        NDArray m = mlp.forward(ps, new NDList(h), training).singletonOrThrow();
+        x = x.add(g == null ? m : m.mul(g));
         return new NDList(x, attnOut.get(1));
     }
 
@@ -67,6 +71,23 @@ public final class TransformerBlock extends AbstractBlock {
         attention.initialize(manager, dataType, in);
         norm2.initialize(manager, dataType, in);
         mlp.initialize(manager, dataType, in);
+    }
+
+    /**
+     * Multiplies both residual branches (attention and MLP) by a gate: one value for every input alike or shape (B) per
+     * input; null (the default) for none. Gate 0 makes the block the identity, as if removed (depth pruning). For
+     * structured pruning's gate saliency and slicing checks; not used in serving.
+     */
+    public void setBlockGate(NDArray gate) {
+        this.blockGate = gate;
+    }
+
+    public Attention attention() {
+        return attention;
+    }
+
+    public Mlp mlp() {
+        return mlp;
     }
 
     public BlockConfig shape() {

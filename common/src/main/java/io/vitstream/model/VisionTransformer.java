@@ -88,11 +88,16 @@ public final class VisionTransformer extends AbstractBlock {
             list.addAll(out.stagePolicies());
             return list;
         }
-        NDArray x = embed(ps, inputs.singletonOrThrow(), training);
+        return new NDList(classify(ps, denseTokens(ps, inputs.singletonOrThrow(), training), training));
+    }
+
+    /** The dense path up to the final tokens: pixels (B, C, H, W) to tokens (B, N, D) after the last block. */
+    public NDArray denseTokens(ParameterStore ps, NDArray pixels, boolean training) {
+        NDArray x = embed(ps, pixels, training);
         for (TransformerBlock block : blocks) {
             x = block.forward(ps, new NDList(x), training).get(0);
         }
-        return new NDList(classify(ps, x, training));
+        return x;
     }
 
     /** Pixels (B, C, H, W) to tokens (B, N, D). */

@@ -3,7 +3,6 @@ package io.vitstream.sparsity;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.training.ParameterStore;
-import io.vitstream.model.TransformerBlock;
 import io.vitstream.model.VisionTransformer;
 import io.vitstream.model.VitModel;
 import io.vitstream.training.LabelSmoothingLoss;
@@ -64,10 +63,7 @@ public final class DynamicVitObjective implements Objective {
         List<NDArray> policies = outputs.subNDList(2);
         // Teacher: dense, frozen, no gradient.
         ParameterStore ps = new ParameterStore(pixels.getManager(), false);
-        NDArray t = teacher.embed(ps, pixels, false);
-        for (TransformerBlock block : teacher.blocks()) {
-            t = block.forward(ps, new NDList(t), false).get(0);
-        }
+        NDArray t = teacher.denseTokens(ps, pixels, false);
         NDArray teacherLogits = teacher.classify(ps, t, false).stopGradient();
         NDArray teacherTokens = t.stopGradient();
 

@@ -29,10 +29,18 @@ public final class VitTrainer {
             int epoch, double trainLoss, double trainAccuracy, double validationAccuracy, double imagesPerSecond,
             double seconds, float learningRate) {}
 
-    /** Called after every epoch (checkpointing, logging). */
+    /** Called after every epoch (checkpointing, logging, early stopping). */
     @FunctionalInterface
     public interface EpochListener {
         void onEpoch(EpochStats stats);
+
+        /** After every step (0-based epoch and step), for progress reporting; cheap implementations only. */
+        default void onStep(int epoch, int step, int stepsPerEpoch, double meanLoss) {}
+
+        /** Asked after {@link #onEpoch}: true ends training early (for example no validation gain for a while). */
+        default boolean shouldStop() {
+            return false;
+        }
     }
 
     private VitTrainer() {}
@@ -127,6 +135,9 @@ public final class VitTrainer {
                         lossSum += loss;
                         correct += countCorrect(logits, labels, arch.numClasses());
                         seen += batch;
+                        if (listener != null) {
+                            listener.onStep(epoch, step, stepsPerEpoch, lossSum / (step + 1));
+                        }
                         if (bar != null) {
                             bar.update(step + 1, seen, String.format(Locale.ROOT, "loss %.4f acc %.4f",
                                     lossSum / (step + 1), (double) correct / seen));
@@ -143,6 +154,9 @@ public final class VitTrainer {
                                     - startEpoch * stepsPerEpoch));
                     if (listener != null) {
                         listener.onEpoch(last);
+                        if (listener.shouldStop()) {
+                            break;
+                        }
                     }
                 }
             }

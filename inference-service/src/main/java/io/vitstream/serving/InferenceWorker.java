@@ -11,6 +11,7 @@ import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.InputSpec;
 import io.vitstream.kafka.ControlMessage;
+import io.vitstream.kafka.Labels;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
 import io.vitstream.serving.decode.DecodeException;
@@ -85,6 +86,10 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     private ServingModel canary;
     private double canaryShare;
     private double canaryCredit;
+    // Dense-teacher sampling (off when null): the teacher scores teacher.sample.share of inputs, spread evenly.
+    private final ServingModel teacher;
+    private double teacherCredit;
+    private boolean teacherInputWarned;
 
     /** Thrown inside the loop to imitate a process dying between produce and commit. */
     private static final class SimulatedCrash extends RuntimeException {
@@ -93,8 +98,9 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         }
     }
 
-    private InferenceWorker(WorkerConfig config, MeterRegistry registry, ServingModel initial) {
+    private InferenceWorker(WorkerConfig config, MeterRegistry registry, ServingModel initial, ServingModel teacher) {
         this.config = config;
+        this.teacher = teacher;
         this.metrics = new WorkerMetrics();
         metrics.bindTo(registry);
         Map<String, Object> common = new HashMap<>(config.kafka());
@@ -143,7 +149,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
 
     /**
      * A worker ready to {@link #run()}: loads {@link WorkerConfig#modelDir()} if given (a local, operator-trusted
-     * file) and starts following the control and model topics.
+     * file), loads the dense teacher when teacher sampling is on, and starts following the control and model topics.
      */
     public static InferenceWorker create(WorkerConfig config, MeterRegistry registry) {
         ServingModel initial = null;
@@ -151,7 +157,15 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
             initial = new ServingModel(ModelArtifact.load(config.modelDir()));
             initial.warmUp(config.batchMaxSize());
         }
-        InferenceWorker w = new InferenceWorker(config, registry, initial);
+        ServingModel teacher = null;
+        if (config.teacherSampleShare() > 0) {
+            // Loaded once, with the same verification as any served model (sha256, size, every weight shape).
+            teacher = new ServingModel(ModelArtifact.load(config.teacherModelDir()));
+            teacher.warmUp(config.batchMaxSize());
+            log.info("worker {}: dense teacher {} scores {} of inputs", config.workerId(), teacher.version(),
+                    config.teacherSampleShare());
+        }
+        InferenceWorker w = new InferenceWorker(config, registry, initial, teacher);
         w.follower.start();
         return w;
     }
@@ -281,11 +295,12 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
 
         float[][] logits = new float[0][];
         double inferenceMs = 0;
+        Integer[] teacherClasses = new Integer[0];
         if (!accepted.isEmpty()) {
+            float[] x = accepted.size() == batch.size() ? pixels
+                    : java.util.Arrays.copyOf(pixels, accepted.size() * spec.pixels());
             long t0 = System.nanoTime();
             try {
-                float[] x = accepted.size() == batch.size() ? pixels
-                        : java.util.Arrays.copyOf(pixels, accepted.size() * spec.pixels());
                 logits = m.logits(x, accepted.size(), keepRatio);
             } catch (RuntimeException e) {
                 // A failing forward pass is not the inputs' fault, but they must not vanish: dead-letter them.
@@ -296,6 +311,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
                 accepted.clear();
             }
             inferenceMs = (System.nanoTime() - t0) / 1e6;
+            teacherClasses = teacherClasses(x, accepted.size(), spec);
         }
 
         List<Integer> tokens = m.tokensKept(keepRatio);
@@ -309,7 +325,8 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
             for (int i = 0; i < accepted.size(); i++) {
                 Accepted a = accepted.get(i);
                 long now = System.currentTimeMillis();
-                Prediction p = prediction(a, m, logits[i], keepRatio, tokens, flops, batchStartMs, inferenceMs, now);
+                Prediction p = prediction(a, m, logits[i], keepRatio, tokens, flops, batchStartMs, inferenceMs, now,
+                        teacherClasses[i]);
                 predictions.add(p);
                 producer.send(new ProducerRecord<>(Topics.PREDICTIONS, a.id(), Prediction.SERDE.serialize(null, p)));
             }
@@ -340,7 +357,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     }
 
     private Prediction prediction(Accepted a, ServingModel m, float[] logits, double keepRatio, List<Integer> tokens,
-            long flops, long batchStartMs, double inferenceMs, long nowMs) {
+            long flops, long batchStartMs, double inferenceMs, long nowMs, Integer teacherClass) {
         double[] prob = softmax(logits);
         Integer[] order = new Integer[prob.length];
         for (int i = 0; i < order.length; i++) {
@@ -355,7 +372,63 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         long ts = a.record().timestamp();
         return new Prediction(Prediction.SCHEMA, a.id(), order[0], names.get(order[0]), top, m.version(), keepRatio,
                 tokens, flops, Math.max(0, batchStartMs - ts), inferenceMs, Math.max(0, nowMs - ts),
-                config.workerId(), Instant.ofEpochMilli(nowMs).toString(), a.label());
+                config.workerId(), Instant.ofEpochMilli(nowMs).toString(), a.label(), teacherClass);
+    }
+
+    /**
+     * The dense teacher's class for the sampled share of the {@code n} inputs in {@code x} (null where not sampled,
+     * and for all when sampling is off). Inputs are picked by a running credit, as canary batches are: evenly spread,
+     * exactly the share over time, no randomness. The picked inputs go through the teacher at keep ratio 1.0 as one
+     * dense sub-batch. A teacher failure only leaves the field out: the student's predictions still go out.
+     */
+    private Integer[] teacherClasses(float[] x, int n, InputSpec spec) {
+        Integer[] out = new Integer[n];
+        if (teacher == null || n == 0) {
+            return out;
+        }
+        if (!teacher.manifest().input().equals(spec)) {
+            // The pixels were decoded and normalised for the served model; the teacher would see wrong inputs.
+            if (!teacherInputWarned) {
+                log.warn("worker {}: teacher {} expects input {}, the served model {}; not sampling such batches",
+                        config.workerId(), teacher.version(), teacher.manifest().input(), spec);
+                teacherInputWarned = true;
+            }
+            return out;
+        }
+        int[] picked = new int[n];
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            teacherCredit += config.teacherSampleShare();
+            if (teacherCredit >= 1.0) {
+                teacherCredit -= 1.0;
+                picked[k++] = i;
+            }
+        }
+        if (k == 0) {
+            return out;
+        }
+        int px = spec.pixels();
+        float[] sub = new float[k * px];
+        for (int j = 0; j < k; j++) {
+            System.arraycopy(x, picked[j] * px, sub, j * px, px);
+        }
+        try {
+            float[][] logits = teacher.logits(sub, k, 1.0);
+            for (int j = 0; j < k; j++) {
+                out[picked[j]] = argmax(logits[j]);
+            }
+        } catch (RuntimeException e) {
+            log.warn("teacher forward pass failed on {} sampled inputs; sent without teacher_class_index", k, e);
+        }
+        return out;
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            best = v[i] > v[best] ? i : best;
+        }
+        return best;
     }
 
     private static double[] softmax(float[] logits) {
@@ -503,16 +576,9 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         return h == null || h.value() == null ? null : new String(h.value(), StandardCharsets.UTF_8);
     }
 
+    /** The input's label header; a bad one only disables accuracy for this input (the image is still classified). */
     private static Integer label(Headers headers) {
-        String v = header(headers, Topics.HEADER_LABEL);
-        if (v == null) {
-            return null;
-        }
-        try {
-            return Integer.valueOf(v.trim());
-        } catch (NumberFormatException e) {
-            return null; // a bad label only disables accuracy for this input; the image is still classified
-        }
+        return Labels.parse(header(headers, Topics.HEADER_LABEL));
     }
 
     private static void sleep(long ms) {
@@ -556,6 +622,9 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         metrics.serving(null, null);
         models.values().forEach(ServingModel::close);
         models.clear();
+        if (teacher != null) {
+            teacher.close();
+        }
         model = null;
         canary = null;
     }

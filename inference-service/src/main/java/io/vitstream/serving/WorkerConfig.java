@@ -32,6 +32,8 @@ import java.util.Properties;
  * @param httpPort port of /metrics, /health and /ready (0: any free port; -1: no HTTP server)
  * @param heartbeatMs interval of {@code vit.worker-status} heartbeats
  * @param topK probabilities listed per prediction
+ * @param teacherModelDir a local dense teacher model for agreement sampling (loaded only when the share is above 0)
+ * @param teacherSampleShare share of inputs in [0, 1] also scored by the teacher at keep ratio 1.0 (0: off)
  * @param kafka extra Kafka client settings
  */
 public record WorkerConfig(
@@ -47,6 +49,8 @@ public record WorkerConfig(
         int httpPort,
         long heartbeatMs,
         int topK,
+        Path teacherModelDir,
+        double teacherSampleShare,
         Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "VITSTREAM_";
@@ -116,6 +120,11 @@ public record WorkerConfig(
         int port = (int) p.number("http.port", 9400, -1, 65535);
         long heartbeat = p.number("heartbeat.ms", 5000, 100, 600_000);
         int topK = (int) p.number("top.k", 3, 1, 1000);
+        Path teacher = p.path("teacher.model.dir", true);
+        double share = p.share("teacher.sample.share");
+        if (share > 0 && teacher == null) {
+            p.errors.add("teacher.sample.share is " + share + " but no teacher.model.dir (the dense teacher) is given");
+        }
         Map<String, String> kafka = new LinkedHashMap<>();
         for (String k : settings.keySet()) {
             if (k.startsWith("kafka.")) {
@@ -132,7 +141,7 @@ public record WorkerConfig(
             throw new UserError("invalid worker configuration: " + String.join("; ", p.errors));
         }
         return new WorkerConfig(bootstrap, group, worker, batch, wait, maxBytes, maxPixels, modelDir, key, port,
-                heartbeat, topK, kafka);
+                heartbeat, topK, teacher, share, kafka);
     }
 
     private static String defaultWorkerId() {
@@ -177,6 +186,25 @@ public record WorkerConfig(
                 errors.add(name + " must be an integer, got '" + v + "'");
                 return dflt;
             }
+        }
+
+        /** A share in [0, 1]; 0 when absent. */
+        double share(String name) {
+            String v = string(name, null);
+            if (v == null) {
+                return 0;
+            }
+            double d;
+            try {
+                d = Double.parseDouble(v);
+            } catch (NumberFormatException e) {
+                d = Double.NaN;
+            }
+            if (!(d >= 0 && d <= 1)) {
+                errors.add(name + " must be a number between 0 and 1, got '" + v + "'");
+                return 0;
+            }
+            return d;
         }
 
         Path path(String name, boolean mustExist) {

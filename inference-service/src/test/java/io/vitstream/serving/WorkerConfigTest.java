@@ -51,4 +51,31 @@ class WorkerConfigTest {
                 .hasMessageContaining("unknown setting batch.size")
                 .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
     }
+
+    @Test
+    void teacherSamplingIsOffByDefaultAndItsShareIsValidated() throws Exception {
+        Path key = Files.writeString(tmp.resolve("k.pub"), "x");
+        Path teacher = Files.createDirectories(tmp.resolve("teacher"));
+        Map<String, String> base = Map.of("bootstrap.servers", "h:9092", "model.public.key", key.toString());
+        WorkerConfig off = WorkerConfig.parse(base);
+        assertThat(off.teacherSampleShare()).isZero();
+        assertThat(off.teacherModelDir()).isNull();
+
+        Map<String, String> on = new java.util.HashMap<>(base);
+        on.put("teacher.model.dir", teacher.toString());
+        on.put("teacher.sample.share", "0.25");
+        assertThat(WorkerConfig.parse(on).teacherSampleShare()).isEqualTo(0.25);
+        assertThat(WorkerConfig.parse(on).teacherModelDir()).isEqualTo(teacher);
+
+        for (String bad : new String[] {"1.5", "-0.1", "NaN", "half"}) {
+            on.put("teacher.sample.share", bad);
+            assertThatThrownBy(() -> WorkerConfig.parse(on)).isInstanceOf(UserError.class)
+                    .hasMessage("invalid worker configuration: teacher.sample.share must be a number between 0 and 1,"
+                            + " got '" + bad + "'");
+        }
+        Map<String, String> noTeacher = new java.util.HashMap<>(base);
+        noTeacher.put("teacher.sample.share", "1");
+        assertThatThrownBy(() -> WorkerConfig.parse(noTeacher)).isInstanceOf(UserError.class)
+                .hasMessageContaining("teacher.sample.share is 1.0 but no teacher.model.dir");
+    }
 }

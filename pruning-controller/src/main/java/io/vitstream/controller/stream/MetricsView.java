@@ -15,6 +15,14 @@ public interface MetricsView {
     /** Labelled predictions of {@code version} with timestamps at or after {@code since}, and how many were right. */
     LabelledCount labelledSince(String version, Instant since);
 
+    /**
+     * As {@link #recent(Duration)}, per model version and then per keep ratio (ascending), not merged over ratios.
+     * The default has no per-ratio figures (an empty map); the Kafka Streams view overrides it.
+     */
+    default Map<String, Map<Double, VersionStats>> recentByKeepRatio(Duration window) {
+        return Map.of();
+    }
+
     record LabelledCount(long labelled, long correct) {
         public Double accuracy() {
             return labelled == 0 ? null : (double) correct / labelled;

@@ -1,0 +1,236 @@
+package io.vitstream.cli;
+
+import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.controller.pruner.ModelSlicer;
+import io.vitstream.controller.pruner.PruneJob;
+import io.vitstream.controller.pruner.PrunePlan;
+import io.vitstream.controller.pruner.PrunePlanner;
+import io.vitstream.controller.pruner.PruneRequest;
+import io.vitstream.controller.pruner.PruneResult;
+import io.vitstream.controller.pruner.PruneSettings;
+import io.vitstream.controller.pruner.Saliency;
+import io.vitstream.controller.pruner.SaliencyScores;
+import io.vitstream.data.LabeledImages;
+import io.vitstream.evaluation.Evaluator;
+import io.vitstream.model.VitModel;
+import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.sparsity.SparseForward;
+import io.vitstream.util.UserError;
+import java.awt.Color;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code vitstream bench prune}: dense base, token-only, structure-only and combined, measured in one run; then the
+ * three saliency measures compared at one FLOPs budget, before and after a short distillation fine-tune.
+ */
+@Command(name = "prune", mixinStandardHelpOptions = true,
+        description = {
+            "Structured pruning benchmark. Part 1, in one run at one batch size: the dense base, token sparsification",
+            "only (--sparse at --keep-ratio), structured pruning only (--pruned, dense) and both (--pruned at",
+            "--keep-ratio): test accuracy, FLOPs per image, images/s and speed-up over the dense base. Part 2:",
+            "Taylor, Fisher and OBD saliency at one budget (--compare-ratio of --sparse): test accuracy after slicing",
+            "and after a short fine-tune, with validation accuracy (what choices are made on).",
+            "Prints Markdown tables and writes a PNG plot of accuracy against images/s."
+        })
+final class BenchPruneCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--base", defaultValue = "${sys:vitstream.home:-.}/models/base",
+            description = "Dense base model (default: ${DEFAULT-VALUE}).")
+    Path base;
+
+    @Option(names = "--sparse", defaultValue = "${sys:vitstream.home:-.}/models/sparse",
+            description = "Token-sparsified model, also the parent for the saliency comparison (default: ${DEFAULT-VALUE}).")
+    Path sparse;
+
+    @Option(names = "--pruned", defaultValue = "${sys:vitstream.home:-.}/models/pruned-50",
+            description = "Structurally pruned model (default: ${DEFAULT-VALUE}).")
+    Path pruned;
+
+    @Option(names = "--keep-ratio", defaultValue = "0.7", description = "Keep ratio of the token rows (default: ${DEFAULT-VALUE}).")
+    double keepRatio;
+
+    @Option(names = "--batch", defaultValue = "64", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--seconds", defaultValue = "3", description = "Timing per row and round (default: ${DEFAULT-VALUE}).")
+    double seconds;
+
+    @Option(names = "--rounds", defaultValue = "3",
+            description = "Timing rounds, interleaved over all rows; the best is kept (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--limit", description = "Use only the first N test images for accuracy (quick runs).")
+    Integer limit;
+
+    @Option(names = "--compare", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Run part 2, the saliency comparison (default: ${DEFAULT-VALUE}).")
+    boolean compare;
+
+    @Option(names = "--compare-ratio", defaultValue = "0.5", description = "FLOPs budget of the comparison (default: ${DEFAULT-VALUE}).")
+    double compareRatio;
+
+    @Option(names = "--compare-epochs", defaultValue = "1", description = "Fine-tuning epochs per measure (default: ${DEFAULT-VALUE}).")
+    int compareEpochs;
+
+    @Option(names = "--compare-limit", defaultValue = "10000",
+            description = "Training images per fine-tuning epoch of the comparison (default: ${DEFAULT-VALUE}).")
+    int compareLimit;
+
+    @Option(names = "--calibration", defaultValue = "2048", description = "Calibration images (default: ${DEFAULT-VALUE}).")
+    int calibration;
+
+    @Option(names = "--plot", defaultValue = "bench-out/prune.png", description = "PNG plot path (default: ${DEFAULT-VALUE}).")
+    Path plot;
+
+    @Mixin
+    DataOptions data;
+
+    private record Row(String name, ModelArtifact.Loaded model, KeepPolicy policy, long flops, double accuracy,
+            double[] ips) {
+        double best() {
+            return Arrays.stream(ips).max().orElse(0);
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (batch < 1 || !(seconds > 0) || rounds < 1) {
+            throw new UserError("--batch, --seconds and --rounds must be positive");
+        }
+        if (!(compareRatio > 0 && compareRatio < 1)) {
+            throw new UserError("--compare-ratio must be in (0, 1), got " + compareRatio);
+        }
+        KeepPolicy sparsePolicy = new KeepPolicy(keepRatio, KeepPolicy.Method.LEARNED, false);
+        data.checkAvailable();
+        PrintWriter out = spec.commandLine().getOut();
+        try (ModelArtifact.Loaded dense = ModelArtifact.load(base);
+                ModelArtifact.Loaded tokens = ModelArtifact.load(sparse);
+                ModelArtifact.Loaded structured = ModelArtifact.load(pruned)) {
+            LabeledImages test = data.test(dense.manifest().input().height());
+            LabeledImages accuracySet = limit != null ? test.limit(limit) : test;
+            List<Row> rows = new ArrayList<>();
+            rows.add(row("dense base", dense, KeepPolicy.dense(), accuracySet));
+            rows.add(row("token only", tokens, sparsePolicy, accuracySet));
+            rows.add(row("structure only", structured, KeepPolicy.dense(), accuracySet));
+            rows.add(row("combined", structured,
+                    structured.manifest().sparsifier() != null && structured.manifest().sparsifier().hasPredictors()
+                            ? sparsePolicy : new KeepPolicy(keepRatio, KeepPolicy.Method.CLS_ATTENTION, false),
+                    accuracySet));
+            out.printf(Locale.ROOT, "timing %d rows x %d rounds at batch %d (%d cores)...%n", rows.size(), rounds,
+                    batch, Runtime.getRuntime().availableProcessors());
+            out.flush();
+            for (int round = 0; round < rounds; round++) {
+                for (Row r : rows) {
+                    r.ips()[round] = Throughput.imagesPerSecond(r.model().model(), r.model().manifest().input(), test,
+                            batch, seconds, r.policy());
+                }
+            }
+            Row d = rows.get(0);
+            out.printf(Locale.ROOT, "%nAccuracy on %d test images; images/s at batch %d, best of %d interleaved rounds "
+                    + "of %.0f s%n%n", accuracySet.count(), batch, rounds, seconds);
+            out.println("| configuration | model | keep ratio | MFLOPs/image | FLOPs vs dense | accuracy | Δ acc (points) "
+                    + "| images/s | speed-up |");
+            out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+            for (Row r : rows) {
+                out.printf(Locale.ROOT, "| %s | %s | %.1f | %.2f | %.1f%% | %.4f | %+.2f | %.0f | %.2fx |%n", r.name(),
+                        r.model().manifest().version(), r.policy().keepRatio(), r.flops() / 1e6,
+                        100.0 * r.flops() / d.flops(), r.accuracy(), 100 * (r.accuracy() - d.accuracy()), r.best(),
+                        r.best() / d.best());
+            }
+            out.flush();
+            writePlot(rows);
+            out.println();
+            out.println("plot: " + plot);
+            out.flush();
+            if (compare) {
+                compareSaliency(out, test);
+            }
+        }
+        return 0;
+    }
+
+    private Row row(String name, ModelArtifact.Loaded m, KeepPolicy policy, LabeledImages data) {
+        double acc = Evaluator.evaluate(m.model(), m.manifest().input(), data, 256, policy).accuracy();
+        long flops = SparseForward.flopsPerImage(m.manifest().architecture(),
+                SparseForward.stagesFor(m.model().network(), policy), policy);
+        spec.commandLine().getOut().printf(Locale.ROOT, "  %-15s %s at keep %.1f: accuracy %.4f%n", name,
+                m.manifest().version(), policy.keepRatio(), acc);
+        spec.commandLine().getOut().flush();
+        return new Row(name, m, policy, flops, acc, new double[rounds]);
+    }
+
+    /** Part 2: the three measures at one budget; saliency estimated once, then plan, slice and fine-tune per measure. */
+    private void compareSaliency(PrintWriter out, LabeledImages test) throws Exception {
+        PruneSettings settings = new PruneSettings(data.dataDir, calibration, 5000, compareLimit, compareEpochs, 64,
+                5e-4, 4.0, 0.7, compareEpochs + 1, 42L);
+        out.printf(Locale.ROOT, "%nSaliency comparison: %s pruned to %.0f%% of its FLOPs; %d calibration images; "
+                + "fine-tune %d epoch(s) on %d images%n", sparse, 100 * compareRatio, calibration, compareEpochs,
+                compareLimit);
+        out.flush();
+        Path work = Files.createTempDirectory("vitstream-bench-prune");
+        List<String> lines = new ArrayList<>();
+        try (ModelArtifact.Loaded parent = ModelArtifact.load(sparse)) {
+            SaliencyScores scores = PruneJob.saliency(parent.model(), parent.manifest().input(),
+                    PruneJob.calibrationSet(settings), (phase, f, detail) -> {});
+            long target = Math.round(compareRatio * parent.manifest().flopsPerImage());
+            for (Saliency.Method method : Saliency.Method.values()) {
+                PrunePlan plan = PrunePlanner.plan(parent.manifest().architecture(), parent.manifest().sparsifier(),
+                        scores, method, target);
+                double testBefore;
+                try (VitModel sliced = ModelSlicer.slice(parent.model(), plan)) {
+                    testBefore = Evaluator.evaluate(sliced, parent.manifest().input(), test, 256).accuracy();
+                }
+                PruneResult r = PruneJob.run(new PruneRequest(sparse, work.resolve(method.id()),
+                        "compare-" + method.id(), compareRatio, method, settings), (phase, f, detail) -> {}, false,
+                        scores);
+                lines.add(String.format(Locale.ROOT, "| %s | %.2f | %d/%d | %.4f | %.4f | %.4f | %.4f |", method.id(),
+                        r.flopsAfter() / 1e6, plan.after().depth(), plan.before().depth(), testBefore,
+                        r.manifest().testAccuracy(), r.validationAccuracyBeforeFineTune(), r.validationAccuracy()));
+                out.printf(Locale.ROOT, "  %s done%n", method.id());
+                out.flush();
+            }
+        } finally {
+            deleteQuietly(work);
+        }
+        out.println();
+        out.println("| saliency | MFLOPs/image | blocks kept | test acc sliced | test acc fine-tuned | val acc sliced | "
+                + "val acc fine-tuned |");
+        out.println("|---|---:|---:|---:|---:|---:|---:|");
+        lines.forEach(out::println);
+        out.flush();
+    }
+
+    private void writePlot(List<Row> rows) throws java.io.IOException {
+        ScatterPlot p = new ScatterPlot("Pruning: accuracy vs images/s (batch " + batch + ")", "images/s",
+                "test accuracy");
+        Color[] colors = {Color.BLACK, new Color(0, 102, 204), new Color(204, 51, 0), new Color(0, 153, 102)};
+        for (int i = 0; i < rows.size(); i++) {
+            Row r = rows.get(i);
+            p.add(new ScatterPlot.Series(r.name(), colors[i % colors.length], false, List.of(new ScatterPlot.Point(
+                    r.best(), r.accuracy(), String.format(Locale.ROOT, "%.1f", r.policy().keepRatio())))));
+        }
+        p.write(plot);
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (java.io.IOException e) {
+            // temporary files only
+        }
+    }
+}

@@ -1,0 +1,58 @@
+package io.vitstream.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vitstream.artifact.Manifest;
+import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.model.FlopCounter;
+import io.vitstream.testing.TestData;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The whole prune job through the CLI on the committed sparse model, kept short (small calibration and data). */
+class PruneCommandTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void pruneWritesASmallerModelThatRecordsItsParentPlanAndAccuracy() throws Exception {
+        Path parent = TestData.repoRoot().resolve("models/sparse");
+        Manifest pm = ModelArtifact.readManifest(parent);
+        Path out = tmp.resolve("pruned");
+        CliRun r = CliRun.of("prune", "--model", parent.toString(), "--out", out.toString(), "--flops-ratio", "0.6",
+                "--saliency", "fisher", "--epochs", "1", "--limit", "640", "--val-size", "500", "--calibration", "24",
+                "--model-version", "test-p60", "--quiet", "--data-dir", TestData.fashionMnist().toString());
+        assertThat(r.code()).as(r.err()).isZero();
+
+        Manifest m = ModelArtifact.readManifest(out);
+        assertThat(m.version()).isEqualTo("test-p60");
+        assertThat(m.parentVersion()).isEqualTo(pm.version());
+        assertThat(m.flopsPerImage()).isEqualTo(FlopCounter.perImage(m.architecture()))
+                .isLessThanOrEqualTo(Math.round(0.6 * pm.flopsPerImage()));
+        assertThat(m.testAccuracy()).isBetween(0.3, 1.0); // far above chance (0.1) after one short epoch
+        assertThat(m.validationAccuracy()).isNotNull();
+        assertThat(m.sparsifier()).as("predictors carried over").isNotNull();
+        assertThat(m.sparsifier().hasPredictors()).isTrue();
+        Map<String, Object> pruning = (Map<String, Object>) m.training().get("pruning");
+        assertThat(pruning.get("saliency")).isEqualTo("fisher");
+        assertThat((List<Object>) pruning.get("removed")).isNotEmpty();
+        assertThat(m.training()).containsKeys("saliency_side_by_side", "fine_tune", "predictor_refit");
+        assertThat(Files.exists(out.resolve("checkpoint"))).as("checkpoint removed once the model is written")
+                .isFalse();
+        assertThat(r.err()).contains("plan (fisher saliency)").contains("wrote");
+
+        try (ModelArtifact.Loaded loaded = ModelArtifact.load(out)) {
+            assertThat(loaded.model().config()).isEqualTo(m.architecture());
+        }
+        // A second run into the same, now full, directory is refused rather than overwriting the model.
+        CliRun again = CliRun.of("prune", "--model", parent.toString(), "--out", out.toString(), "--flops-ratio",
+                "0.6", "--epochs", "0", "--calibration", "4", "--quiet");
+        assertThat(again.code()).isEqualTo(2);
+        assertThat(again.err()).contains("is not empty");
+    }
+}

@@ -1,0 +1,203 @@
+package io.vitstream.controller.pruner;
+
+import io.vitstream.model.BlockConfig;
+import io.vitstream.model.FlopCounter;
+import io.vitstream.model.VitConfig;
+import io.vitstream.sparsity.SparsifierConfig;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * Ranks every group globally against a FLOPs budget and removes the cheapest-to-lose first; the layer-wise
+ * thresholds (how much of each block goes) fall out of the one ranking, as in X-Pruner.
+ *
+ * <p>Normalisation within a layer: a layer is one block's heads, or one block's MLP neurons; each score is divided by
+ * its layer's mean score and multiplied by the mean over all layers of that kind. That removes the scale differences
+ * between layers (later blocks have larger activations and gradients) while heads and neurons keep their own, loss
+ * unit, scales so that they stay comparable. Blocks form a single layer, so their scores are left as they are.
+ *
+ * <p>Ranking: normalised saliency per FLOP, ascending (a knapsack's greedy order: least loss per FLOP saved first).
+ * Removal stops as soon as the model is at or under the budget, so it overshoots by less than one group's FLOPs.
+ * Constraints: a block keeps at least one head and one neuron (a block goes only whole, as a block group); at least
+ * one block remains; a block is not removed when that would merge or drop a token-sparsification stage.
+ */
+public final class PrunePlanner {
+    private PrunePlanner() {}
+
+    /**
+     * @param sparsifier the parent's sparsifier (stages to keep valid), or null
+     * @param targetFlops budget in FLOPs per image (dense), below the parent's
+     */
+    public static PrunePlan plan(VitConfig config, SparsifierConfig sparsifier, SaliencyScores scores,
+            Saliency.Method method, long targetFlops) {
+        long before = FlopCounter.perImage(config);
+        if (targetFlops <= 0 || targetFlops >= before) {
+            throw new IllegalArgumentException("FLOPs target " + targetFlops + " must be in (0, " + before + ")");
+        }
+        List<Group> groups = scores.groups();
+        double[] raw = scores.of(method);
+        double[] norm = normalise(groups, raw);
+        long[] cost = new long[groups.size()];
+        Integer[] order = new Integer[groups.size()];
+        for (int g = 0; g < groups.size(); g++) {
+            cost[g] = groups.get(g).flops(config);
+            order[g] = g;
+        }
+        Arrays.sort(order, Comparator.<Integer>comparingDouble(g -> norm[g] / cost[g])
+                .thenComparing(g -> groups.get(g).id()));
+
+        int depth = config.depth();
+        boolean[] blockKept = new boolean[depth];
+        boolean[][] headKept = new boolean[depth][];
+        boolean[][] neuronKept = new boolean[depth][];
+        int[] heads = new int[depth];
+        int[] neurons = new int[depth];
+        for (int b = 0; b < depth; b++) {
+            BlockConfig bc = config.blocks().get(b);
+            blockKept[b] = true;
+            headKept[b] = filled(bc.heads());
+            neuronKept[b] = filled(bc.mlpDim());
+            heads[b] = bc.heads();
+            neurons[b] = bc.mlpDim();
+        }
+        int blocksLeft = depth;
+        long flops = before;
+        List<PrunePlan.Removal> removed = new ArrayList<>();
+        for (int g : order) {
+            if (flops <= targetFlops) {
+                break;
+            }
+            Group group = groups.get(g);
+            int b = group.block();
+            if (!blockKept[b]) {
+                continue;
+            }
+            switch (group.kind()) {
+                case HEAD -> {
+                    if (heads[b] == 1) {
+                        continue;
+                    }
+                    headKept[b][group.index()] = false;
+                    heads[b]--;
+                }
+                case NEURON -> {
+                    if (neurons[b] == 1) {
+                        continue;
+                    }
+                    neuronKept[b][group.index()] = false;
+                    neurons[b]--;
+                }
+                case BLOCK -> {
+                    if (blocksLeft == 1) {
+                        continue;
+                    }
+                    blockKept[b] = false;
+                    if (sparsifier != null && remapStages(sparsifier, blockKept) == null) {
+                        blockKept[b] = true;
+                        continue;
+                    }
+                    blocksLeft--;
+                }
+            }
+            long now = FlopCounter.perImage(build(config, blockKept, heads, neurons));
+            removed.add(new PrunePlan.Removal(group.id(), raw[g], norm[g], flops - now));
+            flops = now;
+        }
+        VitConfig after = build(config, blockKept, heads, neurons);
+        List<Integer> keptBlocks = new ArrayList<>();
+        List<List<Integer>> keptHeads = new ArrayList<>();
+        List<List<Integer>> keptNeurons = new ArrayList<>();
+        for (int b = 0; b < depth; b++) {
+            if (blockKept[b]) {
+                keptBlocks.add(b);
+            }
+            keptHeads.add(blockKept[b] ? indices(headKept[b]) : List.of());
+            keptNeurons.add(blockKept[b] ? indices(neuronKept[b]) : List.of());
+        }
+        SparsifierConfig sparsifierAfter = null;
+        if (sparsifier != null) {
+            sparsifierAfter = new SparsifierConfig(remapStages(sparsifier, blockKept), sparsifier.predictorHidden(),
+                    sparsifier.minRatio(), sparsifier.maxRatio());
+        }
+        return new PrunePlan(method, before, targetFlops, FlopCounter.perImage(after), config, after,
+                List.copyOf(keptBlocks), List.copyOf(keptHeads), List.copyOf(keptNeurons), sparsifierAfter,
+                List.copyOf(removed));
+    }
+
+    /** Scores divided by their layer's mean, times their kind's mean over all layers (see the class comment). */
+    static double[] normalise(List<Group> groups, double[] raw) {
+        int depth = groups.stream().mapToInt(Group::block).max().orElse(-1) + 1;
+        double[][] layerSum = new double[Group.Kind.values().length][depth];
+        int[][] layerCount = new int[Group.Kind.values().length][depth];
+        double[] kindSum = new double[Group.Kind.values().length];
+        int[] kindCount = new int[Group.Kind.values().length];
+        for (int g = 0; g < groups.size(); g++) {
+            Group x = groups.get(g);
+            layerSum[x.kind().ordinal()][x.block()] += raw[g];
+            layerCount[x.kind().ordinal()][x.block()]++;
+            kindSum[x.kind().ordinal()] += raw[g];
+            kindCount[x.kind().ordinal()]++;
+        }
+        double[] out = new double[raw.length];
+        for (int g = 0; g < groups.size(); g++) {
+            Group x = groups.get(g);
+            int k = x.kind().ordinal();
+            double layerMean = layerSum[k][x.block()] / layerCount[k][x.block()];
+            double kindMean = kindSum[k] / kindCount[k];
+            out[g] = x.kind() == Group.Kind.BLOCK || layerMean <= 0 ? raw[g] : raw[g] / layerMean * kindMean;
+        }
+        return out;
+    }
+
+    /**
+     * The stages moved to the new block indices (a stage before a removed block moves to the next remaining one), or
+     * null when two stages would merge or one would fall outside [1, depth).
+     */
+    static List<Integer> remapStages(SparsifierConfig sparsifier, boolean[] blockKept) {
+        int newDepth = 0;
+        for (boolean k : blockKept) {
+            newDepth += k ? 1 : 0;
+        }
+        List<Integer> out = new ArrayList<>();
+        for (int stage : sparsifier.stages()) {
+            int idx = 0;
+            for (int b = 0; b < stage; b++) {
+                idx += blockKept[b] ? 1 : 0;
+            }
+            if (idx < 1 || idx >= newDepth || (!out.isEmpty() && out.get(out.size() - 1) >= idx)) {
+                return null;
+            }
+            out.add(idx);
+        }
+        return out;
+    }
+
+    private static VitConfig build(VitConfig c, boolean[] blockKept, int[] heads, int[] neurons) {
+        List<BlockConfig> blocks = new ArrayList<>();
+        for (int b = 0; b < c.depth(); b++) {
+            if (blockKept[b]) {
+                blocks.add(new BlockConfig(heads[b], c.blocks().get(b).headDim(), neurons[b]));
+            }
+        }
+        return new VitConfig(c.imageSize(), c.channels(), c.patchSize(), c.stemChannels(), c.stemLayers(), c.dim(),
+                c.numClasses(), blocks);
+    }
+
+    private static boolean[] filled(int n) {
+        boolean[] a = new boolean[n];
+        Arrays.fill(a, true);
+        return a;
+    }
+
+    private static List<Integer> indices(boolean[] kept) {
+        List<Integer> out = new ArrayList<>();
+        for (int i = 0; i < kept.length; i++) {
+            if (kept[i]) {
+                out.add(i);
+            }
+        }
+        return List.copyOf(out);
+    }
+}

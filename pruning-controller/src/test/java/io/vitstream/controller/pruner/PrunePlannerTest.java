@@ -1,0 +1,132 @@
+package io.vitstream.controller.pruner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.vitstream.model.FlopCounter;
+import io.vitstream.model.VitConfig;
+import java.util.List;
+import java.util.Random;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.Test;
+
+class PrunePlannerTest {
+    private static final VitConfig BASE = VitConfig.uniform(28, 1, 4, 16, 2, 96, 6, 4, 192, 10);
+
+    private static SaliencyScores randomScores(VitConfig c, long seed) {
+        List<Group> groups = Group.all(c);
+        Random rng = new Random(seed);
+        double[] t = new double[groups.size()];
+        double[] f = new double[groups.size()];
+        double[] o = new double[groups.size()];
+        for (int g = 0; g < groups.size(); g++) {
+            double layerScale = Math.pow(10, groups.get(g).block() % 3); // layers on different scales
+            t[g] = layerScale * rng.nextDouble();
+            f[g] = layerScale * rng.nextDouble() * rng.nextDouble();
+            o[g] = layerScale * Math.exp(rng.nextGaussian());
+        }
+        return new SaliencyScores(groups, t, f, o, 1);
+    }
+
+    @Test
+    void planMeetsTheBudgetWithinOneGroupAndNeverEmptiesABlocksHeads() {
+        long before = FlopCounter.perImage(BASE);
+        for (double ratio : new double[] {0.2, 0.35, 0.5, 0.65, 0.8, 0.95}) {
+            for (Saliency.Method m : Saliency.Method.values()) {
+                SaliencyScores scores = randomScores(BASE, Math.round(ratio * 100) + m.ordinal());
+                long target = Math.round(ratio * before);
+                PrunePlan plan = PrunePlanner.plan(BASE, null, scores, m, target);
+                assertThat(plan.flopsAfter()).as("ratio %s %s", ratio, m).isLessThanOrEqualTo(target);
+                assertThat(plan.flopsAfter()).isEqualTo(FlopCounter.perImage(plan.after()));
+                long lastGroup = plan.removed().get(plan.removed().size() - 1).flops();
+                assertThat(plan.flopsAfter()).as("overshoot < one group at ratio %s %s", ratio, m)
+                        .isGreaterThan(target - lastGroup);
+                for (int b : plan.keptBlocks()) {
+                    assertThat(plan.keptHeads().get(b)).as("block %d heads", b).isNotEmpty();
+                    assertThat(plan.keptNeurons().get(b)).as("block %d neurons", b).isNotEmpty();
+                }
+                assertThat(plan.after().depth()).isEqualTo(plan.keptBlocks().size()).isPositive();
+                long savedSum = plan.removed().stream().mapToLong(PrunePlan.Removal::flops).sum();
+                assertThat(savedSum).isEqualTo(before - plan.flopsAfter());
+            }
+        }
+    }
+
+    @Test
+    void aBlockWhoseSaliencyPerFlopIsLowestGoesWholeAndStagesFollowIt() {
+        List<Group> groups = Group.all(TinyModels.CONFIG);
+        double[] s = new double[groups.size()];
+        for (int g = 0; g < groups.size(); g++) {
+            Group x = groups.get(g);
+            s[g] = x.kind() == Group.Kind.BLOCK ? (x.block() == 3 ? 1e-6 : 100) : 1;
+        }
+        SaliencyScores scores = new SaliencyScores(groups, s, s, s, 1);
+        long before = FlopCounter.perImage(TinyModels.CONFIG);
+        PrunePlan plan = PrunePlanner.plan(TinyModels.CONFIG, TinyModels.SPARSIFIER, scores,
+                Saliency.Method.FISHER, before - 1);
+        assertThat(plan.removed()).extracting(PrunePlan.Removal::group).containsExactly("block3");
+        assertThat(plan.keptBlocks()).containsExactly(0, 1, 2);
+        assertThat(plan.sparsifierAfter().stages()).containsExactly(1, 2);
+    }
+
+    @Test
+    void aBlockIsKeptWhenRemovingItWouldMergeTwoSparsifierStages() {
+        List<Group> groups = Group.all(TinyModels.CONFIG);
+        double[] s = new double[groups.size()];
+        for (int g = 0; g < groups.size(); g++) {
+            Group x = groups.get(g);
+            // Block 1 sits between stages 1 and 2: removing it would merge them.
+            s[g] = x.kind() == Group.Kind.BLOCK ? (x.block() == 1 ? 1e-9 : 100) : 1;
+        }
+        SaliencyScores scores = new SaliencyScores(groups, s, s, s, 1);
+        long before = FlopCounter.perImage(TinyModels.CONFIG);
+        PrunePlan plan = PrunePlanner.plan(TinyModels.CONFIG, TinyModels.SPARSIFIER, scores,
+                Saliency.Method.OBD, Math.round(0.6 * before));
+        assertThat(plan.keptBlocks()).contains(1);
+        assertThat(plan.sparsifierAfter().stages()).hasSize(2);
+    }
+
+    @Test
+    void layerNormalisationPutsLayersOnOneScaleButKeepsKindsApart() {
+        List<Group> groups = Group.all(TinyModels.CONFIG);
+        double[] raw = new double[groups.size()];
+        for (int g = 0; g < groups.size(); g++) {
+            Group x = groups.get(g);
+            double pattern = 1 + (x.index() % 3);
+            raw[g] = switch (x.kind()) {
+                case HEAD -> Math.pow(10, x.block()) * pattern;
+                case NEURON -> 0.01 * Math.pow(10, x.block()) * pattern;
+                case BLOCK -> x.block() + 1;
+            };
+        }
+        double[] norm = PrunePlanner.normalise(groups, raw);
+        // Blocks 0 and 2 both have three heads with the same pattern, 100x apart in raw scale: equal once normalised.
+        for (int h = 0; h < 3; h++) {
+            assertThat(norm[groups.indexOf(new Group(Group.Kind.HEAD, 2, h))])
+                    .isCloseTo(norm[groups.indexOf(new Group(Group.Kind.HEAD, 0, h))], Offset.offset(1e-9));
+        }
+        assertThat(norm[groups.indexOf(new Group(Group.Kind.HEAD, 0, 2))])
+                .isCloseTo(3 * norm[groups.indexOf(new Group(Group.Kind.HEAD, 0, 0))], Offset.offset(1e-9));
+        // Kinds keep their own scale: every neuron stays below every head, as in the raw scores of one layer.
+        double maxNeuron = 0;
+        double minHead = Double.MAX_VALUE;
+        for (int g = 0; g < groups.size(); g++) {
+            switch (groups.get(g).kind()) {
+                case NEURON -> maxNeuron = Math.max(maxNeuron, norm[g]);
+                case HEAD -> minHead = Math.min(minHead, norm[g]);
+                case BLOCK -> assertThat(norm[g]).isEqualTo(raw[g]);
+            }
+        }
+        assertThat(maxNeuron).isLessThan(minHead);
+    }
+
+    @Test
+    void badBudgetsAreRefused() {
+        SaliencyScores scores = randomScores(BASE, 1);
+        long before = FlopCounter.perImage(BASE);
+        assertThatThrownBy(() -> PrunePlanner.plan(BASE, null, scores, Saliency.Method.TAYLOR, before))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("FLOPs target");
+        assertThatThrownBy(() -> PrunePlanner.plan(BASE, null, scores, Saliency.Method.TAYLOR, 0))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+}
