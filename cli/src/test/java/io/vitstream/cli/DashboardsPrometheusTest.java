@@ -5,16 +5,31 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vitstream.cli.GrafanaDashboards.Kind;
 import io.vitstream.cli.GrafanaDashboards.Query;
+import io.vitstream.controller.Controller;
+import io.vitstream.controller.ControllerConfig;
+import io.vitstream.controller.job.PruneRunner;
+import io.vitstream.controller.stream.MetricsRunner;
+import io.vitstream.controller.stream.MetricsSettings;
+import io.vitstream.controller.stream.MetricsView;
 import io.vitstream.data.FashionMnist;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.kafka.Topics;
+import io.vitstream.signing.ModelSigning;
 import io.vitstream.testing.TestData;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -32,7 +47,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The Grafana dashboards against real parts: the committed dashboard JSON and provisioning files, and every PromQL
  * expression of every panel, annotation and template variable run through Debian's real Prometheus, which scrapes a
- * real worker (embedded KRaft broker, {@code models/sparse}, labelled Fashion-MNIST traffic and malformed inputs) with
+ * real worker (embedded KRaft broker, {@code models/sparse}, dense-teacher sampling, labelled Fashion-MNIST traffic
+ * and malformed inputs) and the real controller (which re-prunes and rolls out a version during the test) with
  * {@code dashboards/prometheus.yml} and its recording rules. No Docker, no Grafana.
  */
 @Tag("integration")
@@ -144,39 +160,105 @@ class DashboardsPrometheusTest {
         GrafanaDashboards g = GrafanaDashboards.load(DASHBOARDS);
         LabeledImages images = FashionMnist.load(TestData.fashionMnist(), FashionMnist.Split.TEST);
         long startSeconds = System.currentTimeMillis() / 1000;
-        try (LocalServing local = LocalServing.start(ROOT.resolve("models/sparse"), 0.7, 16, b -> { });
+        // The worker scores a share of inputs with the dense teacher too: the agreement panel needs it.
+        Map<String, String> worker = Map.of("teacher.model.dir", ROOT.resolve("models/base").toString(),
+                "teacher.sample.share", "0.25");
+        try (LocalServing local = LocalServing.start(ROOT.resolve("models/sparse"), 0.7, 16, worker, b -> { });
+                Controller controller = startController(local, tmp.resolve("controller"));
                 Traffic traffic = new Traffic(local.producer(), images)) {
-            Path config = localConfig(Map.of("vitstream-worker", List.of("127.0.0.1:" + local.http.port())));
+            Path config = localConfig(Map.of(
+                    "vitstream-worker", List.of("127.0.0.1:" + local.http.port()),
+                    "vitstream-controller", List.of("127.0.0.1:" + controller.adminPort())));
             try (PrometheusServer prometheus = PrometheusServer.start(config, tmp)) {
-                List<Query> expected = new ArrayList<>();
-                List<Query> notCovered = new ArrayList<>();
-                for (Query q : g.queries()) {
-                    (q.usesController() ? notCovered : expected).add(q);
-                }
+                // An operator's re-prune through the admin API: the job, its history, the rollout of the new
+                // version (canary, then promoted or rolled back) and the decisions all reach the dashboards.
+                HttpResponse<String> prune = admin(controller, "POST", "/prune", "{\"target_flops_ratio\": 0.9}");
+                assertThat(prune.statusCode()).as(prune.body()).isBetween(200, 299);
+
+                List<Query> queries = g.queries();
                 Map<String, String> failing = new LinkedHashMap<>();
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
                 do {
                     Thread.sleep(2000);
                     failing.clear();
-                    for (Query q : expected) {
+                    for (Query q : queries) {
                         String problem = check(prometheus, g, q, startSeconds);
                         if (problem != null) {
                             failing.put(q.label() + ": " + q.expr(), problem);
                         }
                     }
+                    // The job's version went through a rollout: more than the idle state present from the start.
+                    if (prometheus.query(ROLLOUT_LEFT_IDLE).path("result").isEmpty()) {
+                        failing.put("rollout of the re-pruned version", "not seen yet: " + ROLLOUT_LEFT_IDLE);
+                    }
                 } while (!failing.isEmpty() && System.nanoTime() < deadline);
 
-                assertThat(prometheus.targetHealth()).containsEntry("vitstream-worker", List.of("up"));
+                assertThat(prometheus.targetHealth()).containsEntry("vitstream-worker", List.of("up"))
+                        .containsEntry("vitstream-controller", List.of("up"));
                 assertThat(traffic.sent()).isPositive();
-                assertThat(failing).as("dashboard queries without data (Prometheus log:\n%s)", prometheus.logText())
-                        .isEmpty();
-                assertThat(expected).as("queries checked").hasSizeGreaterThan(20);
-                // The controller's panels: not served by anything in this test yet (see the report / README).
-                assertThat(notCovered).allSatisfy(q -> assertThat(q.expr()).contains("controller_"));
-                System.out.printf("dashboard queries with data: %d; controller queries not covered: %d%n",
-                        expected.size(), notCovered.size());
+                assertThat(failing).as("dashboard queries without data (controller status: %s; Prometheus log:\n%s)",
+                        admin(controller, "GET", "/status", null).body(), prometheus.logText()).isEmpty();
+                assertThat(queries).as("queries checked").hasSizeGreaterThan(40);
+                assertThat(queries).filteredOn(Query::usesController).hasSizeGreaterThan(15);
+                JsonNode rollout = prometheus.query(ROLLOUT_LEFT_IDLE).path("result");
+                System.out.printf("dashboard queries with data: %d (%d of the controller); rollout states seen: %s;"
+                        + " decisions: %s%n", queries.size(), queries.stream().filter(Query::usesController).count(),
+                        rollout.findValuesAsText("state"), admin(controller, "GET", "/decisions", null).body());
             }
         }
+    }
+
+    private static final String ROLLOUT_LEFT_IDLE = "max_over_time(controller_rollout_state{state!=\"idle\"}[1h]) == 1";
+    private static final String ADMIN_TOKEN = "dashboards-test-token-0123456789";
+
+    /**
+     * The controller as {@code ./vitstream controller} runs it (Kafka Streams metrics, the real prune job), on the
+     * local broker, signing with the local model's key; a prune here is small (no fine-tune, few calibration and
+     * validation images) and its version is published even if its accuracy drops (low accuracy floor).
+     */
+    private static Controller startController(LocalServing local, Path dir) throws InterruptedException {
+        Map<String, String> s = new LinkedHashMap<>();
+        s.put("bootstrap.servers", local.broker.bootstrapServers());
+        s.put("admin.host", "127.0.0.1");
+        s.put("admin.port", "0");
+        s.put("admin.token", ADMIN_TOKEN);
+        s.put("signing.private.key", local.keyDir().resolve(ModelSigning.PRIVATE_KEY_FILE).toString());
+        s.put("signing.public.key", local.keyDir().resolve(ModelSigning.PUBLIC_KEY_FILE).toString());
+        s.put("work.dir", dir.toString());
+        s.put("prune.calibration.images", "128");
+        s.put("prune.validation.images", "256");
+        s.put("prune.epochs", "0");
+        s.put("policy.accuracy.floor", "0.3");
+        s.put("policy.canary.samples", "20");
+        ControllerConfig config = ControllerConfig.parse(s);
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        return Controller.start(config, c -> {
+            MetricsRunner runner = MetricsRunner.start(c.bootstrapServers(), c.applicationId(), c.streamsStateDir(),
+                    MetricsSettings.defaults(), c.kafka());
+            return new Controller.MetricsRuntime() {
+                @Override
+                public MetricsView view() {
+                    return runner.view();
+                }
+
+                @Override
+                public void close() {
+                    runner.close();
+                }
+            };
+        }, PruneRunner.DEFAULT, registry, Clock.systemUTC());
+    }
+
+    private static HttpResponse<String> admin(Controller controller, String method, String path, String body)
+            throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + controller.adminPort() + path))
+                .timeout(Duration.ofSeconds(60)).header("Authorization", "Bearer " + ADMIN_TOKEN)
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofString(body));
+        if (body != null) {
+            b.header("Content-Type", "application/json");
+        }
+        return HttpClient.newHttpClient().send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
     /** Null when the query returns at least one series with a finite value; else what is wrong. */
