@@ -5,20 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vitstream.cli.GrafanaDashboards.Kind;
 import io.vitstream.cli.GrafanaDashboards.Query;
 import io.vitstream.controller.Controller;
-import io.vitstream.controller.ControllerConfig;
-import io.vitstream.controller.job.PruneRunner;
-import io.vitstream.controller.stream.MetricsRunner;
-import io.vitstream.controller.stream.MetricsSettings;
-import io.vitstream.controller.stream.MetricsView;
 import io.vitstream.data.FashionMnist;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.kafka.Topics;
-import io.vitstream.signing.ModelSigning;
 import io.vitstream.testing.TestData;
 import java.io.IOException;
 import java.net.URI;
@@ -28,7 +20,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -164,15 +155,16 @@ class DashboardsPrometheusTest {
         Map<String, String> worker = Map.of("teacher.model.dir", ROOT.resolve("models/base").toString(),
                 "teacher.sample.share", "0.25");
         try (LocalServing local = LocalServing.start(ROOT.resolve("models/sparse"), 0.7, 16, worker, b -> { });
-                Controller controller = startController(local, tmp.resolve("controller"));
                 Traffic traffic = new Traffic(local.producer(), images)) {
+            Controller controller = local.startController(CONTROLLER); // closed by LocalServing
             Path config = localConfig(Map.of(
                     "vitstream-worker", List.of("127.0.0.1:" + local.http.port()),
                     "vitstream-controller", List.of("127.0.0.1:" + controller.adminPort())));
             try (PrometheusServer prometheus = PrometheusServer.start(config, tmp)) {
                 // An operator's re-prune through the admin API: the job, its history, the rollout of the new
                 // version (canary, then promoted or rolled back) and the decisions all reach the dashboards.
-                HttpResponse<String> prune = admin(controller, "POST", "/prune", "{\"target_flops_ratio\": 0.9}");
+                HttpResponse<String> prune = admin(local, controller, "POST", "/prune",
+                        "{\"target_flops_ratio\": 0.9}");
                 assertThat(prune.statusCode()).as(prune.body()).isBetween(200, 299);
 
                 List<Query> queries = g.queries();
@@ -197,62 +189,35 @@ class DashboardsPrometheusTest {
                         .containsEntry("vitstream-controller", List.of("up"));
                 assertThat(traffic.sent()).isPositive();
                 assertThat(failing).as("dashboard queries without data (controller status: %s; Prometheus log:\n%s)",
-                        admin(controller, "GET", "/status", null).body(), prometheus.logText()).isEmpty();
+                        admin(local, controller, "GET", "/status", null).body(), prometheus.logText()).isEmpty();
                 assertThat(queries).as("queries checked").hasSizeGreaterThan(40);
                 assertThat(queries).filteredOn(Query::usesController).hasSizeGreaterThan(15);
                 JsonNode rollout = prometheus.query(ROLLOUT_LEFT_IDLE).path("result");
                 System.out.printf("dashboard queries with data: %d (%d of the controller); rollout states seen: %s;"
                         + " decisions: %s%n", queries.size(), queries.stream().filter(Query::usesController).count(),
-                        rollout.findValuesAsText("state"), admin(controller, "GET", "/decisions", null).body());
+                        rollout.findValuesAsText("state"), admin(local, controller, "GET", "/decisions", null).body());
             }
         }
     }
 
     private static final String ROLLOUT_LEFT_IDLE = "max_over_time(controller_rollout_state{state!=\"idle\"}[1h]) == 1";
-    private static final String ADMIN_TOKEN = "dashboards-test-token-0123456789";
 
     /**
-     * The controller as {@code ./vitstream controller} runs it (Kafka Streams metrics, the real prune job), on the
-     * local broker, signing with the local model's key; a prune here is small (no fine-tune, few calibration and
-     * validation images) and its version is published even if its accuracy drops (low accuracy floor).
+     * Controller settings on top of {@link LocalServing#startController}'s: a prune here is small (no fine-tune, few
+     * calibration and validation images) and its version is published even if its accuracy drops (low floor).
      */
-    private static Controller startController(LocalServing local, Path dir) throws InterruptedException {
-        Map<String, String> s = new LinkedHashMap<>();
-        s.put("bootstrap.servers", local.broker.bootstrapServers());
-        s.put("admin.host", "127.0.0.1");
-        s.put("admin.port", "0");
-        s.put("admin.token", ADMIN_TOKEN);
-        s.put("signing.private.key", local.keyDir().resolve(ModelSigning.PRIVATE_KEY_FILE).toString());
-        s.put("signing.public.key", local.keyDir().resolve(ModelSigning.PUBLIC_KEY_FILE).toString());
-        s.put("work.dir", dir.toString());
-        s.put("prune.calibration.images", "128");
-        s.put("prune.validation.images", "256");
-        s.put("prune.epochs", "0");
-        s.put("policy.accuracy.floor", "0.3");
-        s.put("policy.canary.samples", "20");
-        ControllerConfig config = ControllerConfig.parse(s);
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        return Controller.start(config, c -> {
-            MetricsRunner runner = MetricsRunner.start(c.bootstrapServers(), c.applicationId(), c.streamsStateDir(),
-                    MetricsSettings.defaults(), c.kafka());
-            return new Controller.MetricsRuntime() {
-                @Override
-                public MetricsView view() {
-                    return runner.view();
-                }
+    private static final Map<String, String> CONTROLLER = Map.of(
+            "prune.calibration.images", "128",
+            "prune.validation.images", "256",
+            "prune.epochs", "0",
+            "policy.accuracy.floor", "0.3",
+            "policy.canary.samples", "20");
 
-                @Override
-                public void close() {
-                    runner.close();
-                }
-            };
-        }, PruneRunner.DEFAULT, registry, Clock.systemUTC());
-    }
-
-    private static HttpResponse<String> admin(Controller controller, String method, String path, String body)
-            throws IOException, InterruptedException {
+    /** A call to the controller's admin API with the token {@link LocalServing#startController} generated. */
+    private static HttpResponse<String> admin(LocalServing local, Controller controller, String method, String path,
+            String body) throws IOException, InterruptedException {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + controller.adminPort() + path))
-                .timeout(Duration.ofSeconds(60)).header("Authorization", "Bearer " + ADMIN_TOKEN)
+                .timeout(Duration.ofSeconds(60)).header("Authorization", "Bearer " + local.adminToken)
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
                         : HttpRequest.BodyPublishers.ofString(body));
         if (body != null) {

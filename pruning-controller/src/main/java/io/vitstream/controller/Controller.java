@@ -28,6 +28,7 @@ import io.vitstream.controller.rollout.RolloutState;
 import io.vitstream.controller.state.ClusterFollower;
 import io.vitstream.controller.state.ControllerTopics;
 import io.vitstream.controller.state.StateStore;
+import io.vitstream.controller.stream.MetricsRunner;
 import io.vitstream.controller.stream.MetricsView;
 import io.vitstream.controller.stream.MetricsView.VersionStats;
 import io.vitstream.kafka.ControlMessage;
@@ -65,6 +66,7 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.streams.KafkaStreams;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -87,13 +89,46 @@ public final class Controller implements AdminOps, AutoCloseable {
     public interface MetricsRuntime extends AutoCloseable {
         MetricsView view();
 
-        /** Null while healthy, else why the figures are missing or stale. */
+        /** Null while healthy, else why the figures are missing. */
         default String problem() {
+            return null;
+        }
+
+        /** Timestamp of the newest prediction counted (the metrics' "now"), or null when unknown. */
+        default Instant latest() {
             return null;
         }
 
         @Override
         default void close() {}
+    }
+
+    /** The production metrics: the Kafka Streams topology ({@link MetricsRunner}) with the config's windows. */
+    public static MetricsRuntime streams(ControllerConfig config) {
+        MetricsRunner runner = MetricsRunner.start(config.bootstrapServers(), config.applicationId(),
+                config.streamsStateDir(), config.metrics(), config.kafka());
+        return new MetricsRuntime() {
+            @Override
+            public MetricsView view() {
+                return runner.view();
+            }
+
+            @Override
+            public String problem() {
+                KafkaStreams.State s = runner.state();
+                return s == KafkaStreams.State.RUNNING ? null : "metrics streams " + s;
+            }
+
+            @Override
+            public Instant latest() {
+                return runner.view().latest();
+            }
+
+            @Override
+            public void close() {
+                runner.close();
+            }
+        };
     }
 
     private final ControllerConfig config;
@@ -263,7 +298,7 @@ public final class Controller implements AdminOps, AutoCloseable {
             return;
         }
         Observation o = new Observation(c.activeVersion(), publishedParent(c.activeVersion()), c.keepRatio(),
-                recent().get(c.activeVersion()), jobs.running(), rollout.inProgress());
+                fresh() ? recent().get(c.activeVersion()) : null, jobs.running(), rollout.inProgress());
         Policy.Outcome out = Policy.decide(settings, o, memory, clock.instant());
         policyState = out.state();
         if (out.decision() != null) {
@@ -303,6 +338,15 @@ public final class Controller implements AdminOps, AutoCloseable {
         if (durableChange) {
             store.put(ControllerTopics.KEY_MEMORY, next.durable());
         }
+    }
+
+    /**
+     * Whether the metrics are current: the windows end at the newest prediction counted, so when traffic stops the
+     * last window would otherwise be judged again and again.
+     */
+    private boolean fresh() {
+        Instant latest = metricsRuntime.latest();
+        return latest == null || clock.millis() - latest.toEpochMilli() <= settings.windowS() * 1000;
     }
 
     private Map<String, VersionStats> recent() {

@@ -3,6 +3,8 @@ package io.vitstream.controller;
 import io.vitstream.controller.policy.PolicySettings;
 import io.vitstream.controller.pruner.PruneSettings;
 import io.vitstream.controller.pruner.Saliency;
+import io.vitstream.controller.stream.MetricsSettings;
+import java.time.Duration;
 import io.vitstream.util.UserError;
 import java.io.IOException;
 import java.io.Reader;
@@ -39,6 +41,8 @@ import java.util.Set;
  * @param history decisions kept in memory and served by {@code GET /decisions}
  * @param topicPartitions partitions of the contract's data topics, when the controller has to create them
  * @param topicReplication replication of the topics the controller creates
+ * @param metrics windows of the metrics topology ({@code metrics.slice.ms}, {@code metrics.join.window.ms},
+ *     {@code metrics.join.grace.ms}, {@code metrics.retention.ms})
  * @param prune settings of re-prune jobs
  * @param saliency saliency measure of re-prune jobs
  * @param policyOverrides {@code policy.*} settings, without the prefix
@@ -60,6 +64,7 @@ public record ControllerConfig(
         int history,
         int topicPartitions,
         short topicReplication,
+        MetricsSettings metrics,
         PruneSettings prune,
         Saliency.Method saliency,
         Map<String, String> policyOverrides,
@@ -130,7 +135,7 @@ public record ControllerConfig(
         String token = p.string("admin.token", null);
         boolean insecure = p.bool("admin.insecure", false);
         if (token == null && !insecure) {
-            p.errors.add("admin.token is required (--admin-token or VITSTREAM_CONTROLLER_ADMIN_TOKEN); to run the admin"
+            p.errors.add("admin.token is required (--admin-token-file, VITSTREAM_CONTROLLER_ADMIN_TOKEN or the config file); to run the admin"
                     + " API without authentication say so explicitly with admin.insecure=true (--insecure)");
         }
         if (token != null && token.length() < 16) {
@@ -152,6 +157,18 @@ public record ControllerConfig(
         int history = (int) p.number("history", 500, 1, 100_000);
         int partitions = (int) p.number("topics.partitions", 4, 1, 10_000);
         short replication = (short) p.number("topics.replication", 1, 1, 10);
+        MetricsSettings md = MetricsSettings.defaults();
+        MetricsSettings metrics = md;
+        try {
+            metrics = new MetricsSettings(
+                    Duration.ofMillis(p.number("metrics.slice.ms", md.slice().toMillis(), 100, 3_600_000)),
+                    Duration.ofMillis(p.number("metrics.join.window.ms", md.joinWindow().toMillis(), 1, 86_400_000)),
+                    Duration.ofMillis(p.number("metrics.join.grace.ms", md.joinGrace().toMillis(), 0, 86_400_000)),
+                    Duration.ofMillis(p.number("metrics.retention.ms", md.retention().toMillis(), 1,
+                            30L * 86_400_000)));
+        } catch (IllegalArgumentException e) {
+            p.errors.add("metrics: " + e.getMessage());
+        }
         PruneSettings d = PruneSettings.defaults(Path.of("/usr/share/datasets/fashion-mnist"));
         Path dataDir = p.path("data.dir", false);
         PruneSettings prune = new PruneSettings(
@@ -164,7 +181,7 @@ public record ControllerConfig(
                 p.decimal("prune.learning.rate", d.learningRate(), 0, 1),
                 p.decimal("prune.temperature", d.temperature(), 0, 100),
                 p.decimal("prune.distill.weight", d.distillWeight(), 0, 1),
-                (int) p.number("prune.patience", d.patience(), 0, 1000),
+                (int) p.number("prune.patience", d.patience(), 1, 1000),
                 p.number("prune.seed", d.seed(), Long.MIN_VALUE, Long.MAX_VALUE));
         Saliency.Method saliency = Saliency.Method.TAYLOR;
         String sal = p.string("prune.saliency", null);
@@ -202,7 +219,7 @@ public record ControllerConfig(
             throw new UserError("invalid controller configuration: " + String.join("; ", p.errors));
         }
         return new ControllerConfig(bootstrap, host, port, token, insecure, key, pub, work, stateDir, appId, tick,
-                workerTimeout, history, partitions, replication, prune, saliency, policy, kafka);
+                workerTimeout, history, partitions, replication, metrics, prune, saliency, policy, kafka);
     }
 
     private static final class Parser {

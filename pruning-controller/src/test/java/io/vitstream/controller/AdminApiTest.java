@@ -242,7 +242,26 @@ class AdminApiTest {
             } finally {
                 release.countDown();
             }
+
+            // A restarted controller re-plans from its topics: the policy as last set, the decisions, the cool-downs
+            // (the operator's keep-ratio change) and what happened to each version; vit.control as it was left.
+            try (Controller again = Controller.start(config, c -> () -> NO_METRICS, blocking, registry(),
+                    Clock.systemUTC())) {
+                assertThat(again.policy().sloMs()).isEqualTo(120);
+                assertThat(again.control()).isEqualTo(ControlMessage.active("v1", 0.6));
+                assertThat(again.decisions()).extracting(d -> d.action().id()).containsSubsequence("set_keep_ratio",
+                        "set_policy", "rollback_to_parent", "activate", "start_prune", "prune_failed");
+                assertThat(again.versions()).filteredOn(v -> v.version().equals("v1")).singleElement()
+                        .satisfies(v -> assertThat(v.status()).isEqualTo("active"));
+                port = again.adminPort();
+                assertThat(call("GET", "/status", null, null).statusCode()).isEqualTo(401);
+                assertThat(json(call("GET", "/status", TOKEN, null)).get("keep_ratio").asDouble()).isEqualTo(0.6);
+            }
         }
+    }
+
+    private static PrometheusMeterRegistry registry() {
+        return new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     }
 
     @Test

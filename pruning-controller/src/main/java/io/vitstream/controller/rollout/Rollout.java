@@ -84,11 +84,11 @@ public final class Rollout {
     public void resume(RolloutState stored) {
         ControlMessage c = plane.control();
         if (c == null || c.canaryVersion() == null) {
-            if (stored != null) {
-                state = stored.phase().inProgress()
-                        ? stored.phase(RolloutPhase.FAILED, clock.instant().toString(), "vit.control no longer names "
-                                + stored.version() + " as canary (changed while the controller was away)")
-                        : stored;
+            if (stored != null && stored.phase().inProgress()) {
+                change(stored.phase(RolloutPhase.FAILED, clock.instant().toString(), "vit.control no longer names "
+                        + stored.version() + " as canary (changed while the controller was away)"));
+            } else if (stored != null) {
+                state = stored;
             }
             return;
         }
