@@ -90,7 +90,8 @@ class DashboardsPrometheusTest {
                 assertThat(ids.add(p.path("id").asInt())).as(title + ": unique id").isTrue();
                 JsonNode grid = p.path("gridPos");
                 assertThat(grid.path("w").asInt()).as(title + " width").isBetween(1, 24);
-                assertThat(grid.path("x").asInt() + grid.path("w").asInt()).as(title + " x + w").isLessThanOrEqualTo(24);
+                assertThat(grid.path("x").asInt() + grid.path("w").asInt()).as(title + " x + w")
+                        .isLessThanOrEqualTo(24);
                 assertThat(grid.path("h").asInt()).as(title + " height").isPositive();
                 if (p.path("type").asText().equals("row")) {
                     continue;
@@ -318,8 +319,10 @@ class DashboardsPrometheusTest {
                 while (!stop) {
                     int idx = i % images.count();
                     RecordHeaders h = new RecordHeaders();
-                    h.add(Topics.HEADER_LABEL, String.valueOf(images.labels()[idx]).getBytes(StandardCharsets.US_ASCII));
-                    producer.send(new ProducerRecord<>(Topics.IMAGES, null, "dash-" + i, LocalServing.png(images, idx), h));
+                    h.add(Topics.HEADER_LABEL,
+                            String.valueOf(images.labels()[idx]).getBytes(StandardCharsets.US_ASCII));
+                    producer.send(new ProducerRecord<>(Topics.IMAGES, null, "dash-" + i,
+                            LocalServing.png(images, idx), h));
                     if (i % 50 == 25) {
                         producer.send(new ProducerRecord<>(Topics.IMAGES, "dash-bad-" + i,
                                 "not an image".getBytes(StandardCharsets.UTF_8)));

@@ -57,7 +57,7 @@ class DockerComposeTest {
     @Test
     void servicesHaveImagesHealthChecksAndRestartPolicies() throws Exception {
         assertThat(iterable(compose.path("services").fieldNames())).containsExactlyInAnyOrder("kafka", "kafka-init",
-                "worker-1", "worker-2", "controller", "prometheus", "grafana");
+                "worker-1", "worker-2", "controller", "publish-model", "prometheus", "grafana");
         JsonNode kafka = service("kafka");
         assertThat(kafka.path("image").asText()).startsWith("apache/kafka:");
         assertThat(kafka.path("environment").path("KAFKA_PROCESS_ROLES").asText()).isEqualTo("broker,controller");
@@ -68,7 +68,9 @@ class DockerComposeTest {
             assertThat(s.path("restart").asText()).as(name + " restart").isIn("unless-stopped", "always");
         }
         assertThat(service("kafka-init").path("restart").asText()).isEqualTo("on-failure");
-        for (String name : List.of("worker-1", "worker-2", "controller")) {
+        assertThat(service("publish-model").path("restart").asText()).isEqualTo("no");
+        assertThat(service("publish-model").path("profiles")).extracting(JsonNode::asText).containsExactly("init");
+        for (String name : List.of("worker-1", "worker-2", "controller", "publish-model")) {
             JsonNode s = service(name);
             assertThat(Path.of(s.path("build").path("context").asText()).resolve(s.path("build").path("dockerfile")
                     .asText())).as(name + " Dockerfile").isRegularFile();
@@ -77,6 +79,17 @@ class DockerComposeTest {
         }
         assertThat(service("worker-1").path("environment").path("VITSTREAM_WORKER_ID").asText())
                 .isNotEqualTo(service("worker-2").path("environment").path("VITSTREAM_WORKER_ID").asText());
+    }
+
+    @Test
+    void projectServicesRunCommandsTheCliKnows() {
+        for (String name : List.of("worker-1", "worker-2", "controller", "publish-model")) {
+            String[] args = iterable(service(name).path("command").elements()).stream().map(JsonNode::asText)
+                    .toArray(String[]::new);
+            // Parsed by the real command line (subcommand, option names, arity), not run.
+            assertThat(Main.commandLine().parseArgs(args).subcommand()).as(name + ": " + String.join(" ", args))
+                    .isNotNull();
+        }
     }
 
     @Test
@@ -90,6 +103,8 @@ class DockerComposeTest {
         }
         assertThat(Files.readAllLines(ROOT.resolve(".gitignore"))).contains("/secrets/");
         assertThat(Files.readAllLines(ROOT.resolve(".dockerignore"))).contains("secrets/");
+        assertThat(iterable(service("controller").path("command").elements()).stream().map(JsonNode::asText).toList())
+                .containsSubsequence("--admin-token-file", "/run/secrets/vitstream-admin-token");
         // Any setting that names a secret points at a mounted secret file.
         compose.path("services").fields().forEachRemaining(svc -> svc.getValue().path("environment").fields()
                 .forEachRemaining(e -> {
@@ -119,7 +134,8 @@ class DockerComposeTest {
         }
         Map<String, String> contract = new TreeMap<>();
         for (NewTopic t : Topics.definitions(partitions, replication)) {
-            contract.put(t.name(), t.numPartitions() + " " + new TreeMap<>(t.configs() == null ? Map.of() : t.configs()));
+            Map<String, String> configs = t.configs() == null ? Map.of() : t.configs();
+            contract.put(t.name(), t.numPartitions() + " " + new TreeMap<>(configs));
         }
         assertThat(created).isEqualTo(contract);
     }

@@ -30,7 +30,8 @@ final class GrafanaDashboards {
     /** One expression: dashboard uid, the panel title / annotation name / variable name, refId, raw expression. */
     record Query(String dashboard, Kind kind, String where, String refId, String expr) {
         String label() {
-            return dashboard + " / " + kind.name().toLowerCase() + " \"" + where + "\"" + (refId == null ? "" : " " + refId);
+            return dashboard + " / " + kind.name().toLowerCase(java.util.Locale.ROOT) + " \"" + where + "\""
+                    + (refId == null ? "" : " " + refId);
         }
 
         boolean usesController() {
@@ -59,8 +60,9 @@ final class GrafanaDashboards {
                 dashboards.put(f.getFileName().toString(), JSON.readTree(f.toFile()));
             }
         }
-        datasourceProvisioning = YAML.readTree(root.resolve("grafana/provisioning/datasources/prometheus.yml").toFile());
-        dashboardProvisioning = YAML.readTree(root.resolve("grafana/provisioning/dashboards/vitstream.yml").toFile());
+        Path provisioning = root.resolve("grafana/provisioning");
+        datasourceProvisioning = YAML.readTree(provisioning.resolve("datasources/prometheus.yml").toFile());
+        dashboardProvisioning = YAML.readTree(provisioning.resolve("dashboards/vitstream.yml").toFile());
     }
 
     static GrafanaDashboards load(Path dashboardsDir) {
