@@ -30,11 +30,15 @@ final class PrometheusServer implements AutoCloseable {
     private final Path log;
     private final String base;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final Thread reaper;
 
     private PrometheusServer(Process process, Path log, int port) {
         this.process = process;
         this.log = log;
         this.base = "http://127.0.0.1:" + port;
+        // Prometheus must not outlive a test JVM that is killed before close().
+        this.reaper = new Thread(process::destroy, "prometheus-reaper");
+        Runtime.getRuntime().addShutdownHook(reaper);
     }
 
     /** The named Debian tool ({@code prometheus}, {@code promtool}) on the PATH; fails with the fix if missing. */
@@ -153,6 +157,11 @@ final class PrometheusServer implements AutoCloseable {
         process.destroy();
         if (!process.waitFor(20, TimeUnit.SECONDS)) {
             process.destroyForcibly();
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(reaper);
+        } catch (IllegalStateException e) {
+            // the JVM is shutting down: the hook runs anyway
         }
     }
 }
