@@ -2,6 +2,7 @@ package io.vitstream.cli;
 
 import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.controller.Controller;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
@@ -15,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -39,7 +41,9 @@ import picocli.CommandLine.Model.CommandSpec;
         description = {
             "Run the serving path end to end on this machine: embedded Kafka broker (KRaft), signed model publication,",
             "an inference worker, Fashion-MNIST test images streamed in phases while the keep ratio is turned live,",
-            "malformed inputs to the dead-letter topic; then a table of accuracy, latency, FLOPs and tokens per phase."
+            "malformed inputs to the dead-letter topic; then a table of accuracy, latency, FLOPs and tokens per phase.",
+            "The controller runs alongside (admin URL and token printed). With --slo-ms, the controller's loop acts",
+            "instead: keep ratio stepped down, a re-prune job, the new version as canary, promotion; each step printed."
         })
 final class DemoCommand implements Callable<Integer> {
     @Spec
@@ -61,6 +65,16 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--timeout-s", defaultValue = "300", description = "Give up waiting for a phase after this long (default: ${DEFAULT-VALUE}).")
     int timeoutSeconds;
 
+    @Option(names = "--slo-ms", description = {"Instead of the keep-ratio phases, stream at --rate and let the"
+            + " controller work against this p95 latency SLO (ms): keep ratio down, re-prune, canary, promotion."})
+    Double sloMs;
+
+    @Option(names = "--rate", defaultValue = "200", description = "Images per second with --slo-ms (default: ${DEFAULT-VALUE}).")
+    int rate;
+
+    @Option(names = "--duration-s", defaultValue = "900", description = "Longest run with --slo-ms (default: ${DEFAULT-VALUE}).")
+    int durationSeconds;
+
     @Mixin
     DataOptions data;
 
@@ -68,6 +82,15 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (images < 1 || images > 10_000) {
             throw new UserError("--images must be in 1..10000, got " + images);
+        }
+        if (sloMs != null && !(sloMs > 0)) {
+            throw new UserError("--slo-ms must be positive, got " + sloMs);
+        }
+        if (rate < 1 || rate > 100_000) {
+            throw new UserError("--rate must be in 1..100000, got " + rate);
+        }
+        if (durationSeconds < 10) {
+            throw new UserError("--duration-s must be at least 10, got " + durationSeconds);
         }
         for (double r : ratios) {
             new io.vitstream.sparsity.KeepPolicy(r, io.vitstream.sparsity.KeepPolicy.Method.LEARNED, false);
@@ -95,7 +118,19 @@ final class DemoCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "published %s to %s (signed) and activated it at keep ratio %.2f; worker %s running,"
                     + " metrics at http://127.0.0.1:%d/metrics%n", local.version, Topics.MODELS, ratios.get(0),
                     local.worker.workerId(), local.http.port());
+            Map<String, String> controllerSettings = sloMs == null ? Map.of("policy.enabled", "false")
+                    : DemoLoop.settings(sloMs, data.dataDir);
+            Controller controller = local.startController(controllerSettings);
+            String admin = "http://127.0.0.1:" + controller.adminPort();
+            out.printf(Locale.ROOT, "controller running (policy %s): admin API %s, token %s%n  try: curl -H"
+                    + " 'Authorization: Bearer %s' %s/status    (Prometheus: %s/metrics)%n",
+                    sloMs == null ? "paused: the phases below turn the keep ratio" : "on", admin, local.adminToken,
+                    local.adminToken, admin, admin);
             out.flush();
+            if (sloMs != null) {
+                DemoLoop.run(out, local, controller, test, rate, Duration.ofSeconds(durationSeconds));
+                return 0;
+            }
             String run = UUID.randomUUID().toString().substring(0, 8);
             List<Phase> phases = new ArrayList<>();
             int offset = 0;

@@ -3,6 +3,9 @@ package io.vitstream.cli;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.controller.Controller;
+import io.vitstream.controller.ControllerConfig;
+import io.vitstream.controller.job.PruneRunner;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.kafka.ControlMessage;
 import io.vitstream.kafka.KafkaBroker;
@@ -21,8 +24,11 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
+import java.security.SecureRandom;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Base64;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -41,7 +47,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * The serving path on this machine, for the demo and the serving benchmark: an embedded broker, a model signed and
- * published to {@code vit.models} and activated, and one in-process worker with its HTTP endpoints.
+ * published to {@code vit.models} and activated, one in-process worker with its HTTP endpoints, and on request the
+ * controller ({@link #startController}).
  */
 final class LocalServing implements AutoCloseable {
     final KafkaBroker broker;
@@ -50,6 +57,9 @@ final class LocalServing implements AutoCloseable {
     final String version;
     private final Path tmp;
     private final Thread loop;
+    private Controller controller;
+    /** The admin token of the controller started by {@link #startController}. */
+    String adminToken;
 
     private LocalServing(KafkaBroker broker, InferenceWorker worker, HttpEndpoints http, String version, Path tmp,
             Thread loop) {
@@ -64,6 +74,12 @@ final class LocalServing implements AutoCloseable {
     /** Starts everything; {@code onBroker} hears the bootstrap address as soon as the broker is up. */
     static LocalServing start(Path model, double keepRatio, int batchMaxSize, java.util.function.Consumer<String> onBroker)
             throws IOException {
+        return start(model, keepRatio, batchMaxSize, Map.of(), onBroker);
+    }
+
+    /** As above, with further worker settings ({@code teacher.model.dir} ...) over the defaults. */
+    static LocalServing start(Path model, double keepRatio, int batchMaxSize, Map<String, String> workerSettings,
+            java.util.function.Consumer<String> onBroker) throws IOException {
         Path tmp = Files.createTempDirectory("vitstream-local");
         KafkaBroker broker;
         try {
@@ -92,6 +108,7 @@ final class LocalServing implements AutoCloseable {
             settings.put("worker.id", "local-worker-1");
             settings.put("batch.max.size", String.valueOf(batchMaxSize));
             settings.put("http.port", "0");
+            settings.putAll(workerSettings);
             WorkerConfig config = WorkerConfig.load(null, settings);
             PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
             registry.config().commonTags("worker", config.workerId());
@@ -105,6 +122,37 @@ final class LocalServing implements AutoCloseable {
             deleteRecursively(tmp);
             throw e;
         }
+    }
+
+    /**
+     * Starts the controller in this process against the local broker, with a generated admin token, the key the
+     * model was signed with (so re-pruned versions are signed alike), 1 s metrics slices, and {@code settings}
+     * (controller settings such as {@code policy.*} and {@code prune.*}) on top.
+     */
+    Controller startController(Map<String, String> settings) throws InterruptedException {
+        Map<String, String> s = new LinkedHashMap<>();
+        s.put("bootstrap.servers", broker.bootstrapServers());
+        s.put("admin.host", "127.0.0.1");
+        s.put("admin.port", "0");
+        s.put("admin.token", generateToken());
+        s.put("signing.private.key", tmp.resolve("keys").resolve(ModelSigning.PRIVATE_KEY_FILE).toString());
+        s.put("signing.public.key", tmp.resolve("keys").resolve(ModelSigning.PUBLIC_KEY_FILE).toString());
+        s.put("work.dir", tmp.resolve("controller").toString());
+        s.put("metrics.slice.ms", "1000");
+        s.put("metrics.join.window.ms", "30000");
+        s.put("metrics.join.grace.ms", "5000");
+        s.putAll(settings);
+        ControllerConfig config = ControllerConfig.parse(s);
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        controller = Controller.start(config, Controller::streams, PruneRunner.DEFAULT, registry, Clock.systemUTC());
+        adminToken = config.adminToken();
+        return controller;
+    }
+
+    private static String generateToken() {
+        byte[] b = new byte[24];
+        new SecureRandom().nextBytes(b);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
     }
 
     void setKeepRatio(double ratio) throws InterruptedException {
@@ -173,6 +221,9 @@ final class LocalServing implements AutoCloseable {
     @Override
     public void close() throws InterruptedException {
         try {
+            if (controller != null) {
+                controller.close();
+            }
             worker.close();
             loop.join(10_000);
         } finally {

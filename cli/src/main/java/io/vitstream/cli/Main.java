@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
             TrainSparseCommand.class,
             EvaluateCommand.class,
             BenchCommand.class,
-            WorkerCommand.class, PruneCommand.class, ProduceCommand.class, PublishModelCommand.class, KeygenCommand.class, BrokerCommand.class,
+            WorkerCommand.class, ControllerCommand.class, PruneCommand.class, ProduceCommand.class, PublishModelCommand.class, KeygenCommand.class, BrokerCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -1,0 +1,300 @@
+package io.vitstream.controller;
+
+import io.vitstream.controller.policy.PolicySettings;
+import io.vitstream.controller.pruner.PruneSettings;
+import io.vitstream.controller.pruner.Saliency;
+import io.vitstream.controller.stream.MetricsSettings;
+import java.time.Duration;
+import io.vitstream.util.UserError;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+
+/**
+ * Everything the controller is told, read once at start. Sources, later ones winning: defaults, a properties file,
+ * environment variables ({@code VITSTREAM_CONTROLLER_ADMIN_TOKEN} is {@code admin.token}; {@code
+ * KAFKA_BOOTSTRAP_SERVERS} too), explicit settings (command-line options). {@code kafka.*} settings go to the Kafka
+ * clients unchanged; {@code policy.*} settings override the policy ({@code policy.slo.ms} is {@code slo_ms}). Every
+ * invalid or unknown setting is named in one error.
+ *
+ * @param bootstrapServers Kafka bootstrap servers
+ * @param adminHost interface of the admin REST API
+ * @param adminPort its port (0: any free port)
+ * @param adminToken bearer token every admin endpoint (reads included) requires; null only with {@code insecure}
+ * @param insecure explicitly run the admin API without a token
+ * @param signingKey Ed25519 private key new versions are signed with (null: re-pruned versions cannot be published)
+ * @param publicKey Ed25519 public key fetched parents must be signed with (null: not checked)
+ * @param workDir where parents are fetched to and new versions written
+ * @param streamsStateDir Kafka Streams state directory of the metrics topology
+ * @param applicationId Kafka Streams application id (also the prefix of its internal topics)
+ * @param tickMs interval of the controller's loop (rollout steps; the policy itself runs once per window)
+ * @param workerTimeoutMs a worker whose last heartbeat is older than this is not live
+ * @param history decisions kept in memory and served by {@code GET /decisions}
+ * @param topicPartitions partitions of the contract's data topics, when the controller has to create them
+ * @param topicReplication replication of the topics the controller creates
+ * @param metrics windows of the metrics topology ({@code metrics.slice.ms}, {@code metrics.join.window.ms},
+ *     {@code metrics.join.grace.ms}, {@code metrics.retention.ms})
+ * @param prune settings of re-prune jobs
+ * @param saliency saliency measure of re-prune jobs
+ * @param policyOverrides {@code policy.*} settings, without the prefix
+ * @param kafka extra Kafka client settings
+ */
+public record ControllerConfig(
+        String bootstrapServers,
+        String adminHost,
+        int adminPort,
+        String adminToken,
+        boolean insecure,
+        Path signingKey,
+        Path publicKey,
+        Path workDir,
+        Path streamsStateDir,
+        String applicationId,
+        long tickMs,
+        long workerTimeoutMs,
+        int history,
+        int topicPartitions,
+        short topicReplication,
+        MetricsSettings metrics,
+        PruneSettings prune,
+        Saliency.Method saliency,
+        Map<String, String> policyOverrides,
+        Map<String, String> kafka) {
+
+    public static final String ENV_PREFIX = "VITSTREAM_CONTROLLER_";
+    public static final String ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS";
+
+    public ControllerConfig {
+        policyOverrides = Map.copyOf(policyOverrides);
+        kafka = Map.copyOf(kafka);
+    }
+
+    /** Kafka client settings: bootstrap servers plus the {@code kafka.*} pass-through. */
+    public Map<String, Object> clientSettings() {
+        Map<String, Object> m = new LinkedHashMap<>(kafka);
+        m.put("bootstrap.servers", bootstrapServers);
+        return m;
+    }
+
+    /** The policy at start: {@code base} (defaults, or what was stored) with the {@code policy.*} settings applied. */
+    public PolicySettings policy(PolicySettings base) {
+        return policyOverrides.isEmpty() ? base : base.withSettings(policyOverrides);
+    }
+
+    /** Reads the process environment, the optional properties file and {@code explicit} (which win). */
+    public static ControllerConfig load(Path propertiesFile, Map<String, String> explicit) {
+        Map<String, String> settings = new LinkedHashMap<>();
+        if (propertiesFile != null) {
+            Properties p = new Properties();
+            try (Reader r = Files.newBufferedReader(propertiesFile)) {
+                p.load(r);
+            } catch (IOException e) {
+                throw new UserError("cannot read controller config " + propertiesFile + ": " + e.getMessage(), e);
+            }
+            p.stringPropertyNames().forEach(k -> settings.put(k, p.getProperty(k).trim()));
+        }
+        settings.putAll(fromEnvironment(System.getenv()));
+        explicit.forEach((k, v) -> {
+            if (v != null) {
+                settings.put(k, v);
+            }
+        });
+        return parse(settings);
+    }
+
+    static Map<String, String> fromEnvironment(Map<String, String> env) {
+        Map<String, String> out = new LinkedHashMap<>();
+        env.forEach((k, v) -> {
+            if (k.equals(ENV_BOOTSTRAP)) {
+                out.put("bootstrap.servers", v);
+            } else if (k.startsWith(ENV_PREFIX)) {
+                out.put(k.substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '.'), v);
+            }
+        });
+        return out;
+    }
+
+    /** Validates {@code settings}; unknown names are errors too (a typo must not pass silently). */
+    public static ControllerConfig parse(Map<String, String> settings) {
+        Parser p = new Parser(settings);
+        String bootstrap = p.string("bootstrap.servers", null);
+        if (bootstrap == null) {
+            p.errors.add("bootstrap.servers is required (--bootstrap-servers or KAFKA_BOOTSTRAP_SERVERS)");
+        }
+        String host = p.string("admin.host", "0.0.0.0");
+        int port = (int) p.number("admin.port", 9500, 0, 65535);
+        String token = p.string("admin.token", null);
+        boolean insecure = p.bool("admin.insecure", false);
+        if (token == null && !insecure) {
+            p.errors.add("admin.token is required (--admin-token-file, VITSTREAM_CONTROLLER_ADMIN_TOKEN or the config file); to run the admin"
+                    + " API without authentication say so explicitly with admin.insecure=true (--insecure)");
+        }
+        if (token != null && token.length() < 16) {
+            p.errors.add("admin.token must be at least 16 characters");
+        }
+        Path key = p.path("signing.private.key", true);
+        Path pub = p.path("signing.public.key", true);
+        Path work = p.path("work.dir", false);
+        if (work == null) {
+            work = Path.of(System.getProperty("java.io.tmpdir"), "vitstream-controller");
+        }
+        Path stateDir = p.path("streams.state.dir", false);
+        if (stateDir == null) {
+            stateDir = work.resolve("streams");
+        }
+        String appId = p.string("application.id", "vitstream-controller");
+        long tick = p.number("tick.ms", 500, 50, 60_000);
+        long workerTimeout = p.number("worker.timeout.ms", 15_000, 500, 3_600_000);
+        int history = (int) p.number("history", 500, 1, 100_000);
+        int partitions = (int) p.number("topics.partitions", 4, 1, 10_000);
+        short replication = (short) p.number("topics.replication", 1, 1, 10);
+        MetricsSettings md = MetricsSettings.defaults();
+        MetricsSettings metrics = md;
+        try {
+            metrics = new MetricsSettings(
+                    Duration.ofMillis(p.number("metrics.slice.ms", md.slice().toMillis(), 100, 3_600_000)),
+                    Duration.ofMillis(p.number("metrics.join.window.ms", md.joinWindow().toMillis(), 1, 86_400_000)),
+                    Duration.ofMillis(p.number("metrics.join.grace.ms", md.joinGrace().toMillis(), 0, 86_400_000)),
+                    Duration.ofMillis(p.number("metrics.retention.ms", md.retention().toMillis(), 1,
+                            30L * 86_400_000)));
+        } catch (IllegalArgumentException e) {
+            p.errors.add("metrics: " + e.getMessage());
+        }
+        PruneSettings d = PruneSettings.defaults(Path.of("/usr/share/datasets/fashion-mnist"));
+        Path dataDir = p.path("data.dir", false);
+        PruneSettings prune = new PruneSettings(
+                dataDir == null ? d.dataDir() : dataDir,
+                (int) p.number("prune.calibration.images", d.calibrationImages(), 1, 60_000),
+                (int) p.number("prune.validation.images", d.validationImages(), 1, 59_000),
+                (int) p.number("prune.train.images", d.trainImages(), 0, 60_000),
+                (int) p.number("prune.epochs", d.epochs(), 0, 1000),
+                (int) p.number("prune.batch.size", d.batchSize(), 1, 4096),
+                p.decimal("prune.learning.rate", d.learningRate(), 0, 1),
+                p.decimal("prune.temperature", d.temperature(), 0, 100),
+                p.decimal("prune.distill.weight", d.distillWeight(), 0, 1),
+                (int) p.number("prune.patience", d.patience(), 1, 1000),
+                p.number("prune.seed", d.seed(), Long.MIN_VALUE, Long.MAX_VALUE));
+        Saliency.Method saliency = Saliency.Method.TAYLOR;
+        String sal = p.string("prune.saliency", null);
+        if (sal != null) {
+            try {
+                saliency = Saliency.Method.parse(sal);
+            } catch (IllegalArgumentException e) {
+                p.errors.add("prune.saliency: " + e.getMessage());
+            }
+        }
+        Map<String, String> policy = new LinkedHashMap<>();
+        Map<String, String> kafka = new LinkedHashMap<>();
+        for (Map.Entry<String, String> e : settings.entrySet()) {
+            if (e.getKey().startsWith("policy.")) {
+                policy.put(e.getKey().substring("policy.".length()), e.getValue());
+                p.used.add(e.getKey());
+            } else if (e.getKey().startsWith("kafka.")) {
+                kafka.put(e.getKey().substring("kafka.".length()), e.getValue());
+                p.used.add(e.getKey());
+            }
+        }
+        if (!policy.isEmpty()) {
+            try {
+                PolicySettings.defaults().withSettings(policy);
+            } catch (IllegalArgumentException e) {
+                p.errors.add(e.getMessage());
+            }
+        }
+        for (String k : settings.keySet()) {
+            if (!p.used.contains(k)) {
+                p.errors.add("unknown setting " + k);
+            }
+        }
+        if (!p.errors.isEmpty()) {
+            throw new UserError("invalid controller configuration: " + String.join("; ", p.errors));
+        }
+        return new ControllerConfig(bootstrap, host, port, token, insecure, key, pub, work, stateDir, appId, tick,
+                workerTimeout, history, partitions, replication, metrics, prune, saliency, policy, kafka);
+    }
+
+    private static final class Parser {
+        final Map<String, String> settings;
+        final List<String> errors = new ArrayList<>();
+        final Set<String> used = new HashSet<>();
+
+        Parser(Map<String, String> settings) {
+            this.settings = settings;
+        }
+
+        String string(String name, String dflt) {
+            used.add(name);
+            String v = settings.get(name);
+            return v == null || v.isBlank() ? dflt : v.trim();
+        }
+
+        long number(String name, long dflt, long min, long max) {
+            String v = string(name, null);
+            if (v == null) {
+                return dflt;
+            }
+            try {
+                long n = Long.parseLong(v.replace("_", ""));
+                if (n < min || n > max) {
+                    errors.add(name + " must be between " + min + " and " + max + ", got " + n);
+                    return dflt;
+                }
+                return n;
+            } catch (NumberFormatException e) {
+                errors.add(name + " must be an integer, got '" + v + "'");
+                return dflt;
+            }
+        }
+
+        double decimal(String name, double dflt, double min, double max) {
+            String v = string(name, null);
+            if (v == null) {
+                return dflt;
+            }
+            try {
+                double n = Double.parseDouble(v);
+                if (!(n >= min && n <= max)) {
+                    errors.add(name + " must be between " + min + " and " + max + ", got " + v);
+                    return dflt;
+                }
+                return n;
+            } catch (NumberFormatException e) {
+                errors.add(name + " must be a number, got '" + v + "'");
+                return dflt;
+            }
+        }
+
+        boolean bool(String name, boolean dflt) {
+            String v = string(name, null);
+            if (v == null) {
+                return dflt;
+            }
+            if (v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
+                return Boolean.parseBoolean(v.toLowerCase(Locale.ROOT));
+            }
+            errors.add(name + " must be true or false, got '" + v + "'");
+            return dflt;
+        }
+
+        Path path(String name, boolean mustExist) {
+            String v = string(name, null);
+            if (v == null) {
+                return null;
+            }
+            Path p = Path.of(v);
+            if (mustExist && !Files.exists(p)) {
+                errors.add(name + ": " + p + " does not exist");
+            }
+            return p;
+        }
+    }
+}

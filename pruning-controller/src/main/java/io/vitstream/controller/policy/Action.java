@@ -1,0 +1,40 @@
+package io.vitstream.controller.policy;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonValue;
+import java.util.Locale;
+
+/** What a decision does. Ids are lowercase snake_case in JSON. */
+public enum Action {
+    LOWER_KEEP_RATIO,
+    RAISE_KEEP_RATIO,
+    /** Start a structured re-prune of the active version. */
+    START_PRUNE,
+    /** Make the active version's parent active again (rule 3 at keep ratio 1.0, or an operator's rollback). */
+    ROLLBACK_TO_PARENT,
+    /** Nothing can be done by the rules (for example: accuracy low at 1.0 and no parent); said once per cool-down. */
+    HOLD,
+    /** A prune job ended (its result, or why it failed). */
+    PRUNE_FINISHED,
+    PRUNE_FAILED,
+    /** A new version was published and set as canary. */
+    START_CANARY,
+    PROMOTE_CANARY,
+    ROLLBACK_CANARY,
+    /** The canary never loaded on every worker (refused, or timed out). */
+    CANARY_FAILED,
+    // Operator actions (rule ADMIN).
+    SET_KEEP_RATIO,
+    SET_POLICY,
+    ACTIVATE;
+
+    @JsonValue
+    public String id() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    @JsonCreator
+    public static Action parse(String id) {
+        return valueOf(id.trim().toUpperCase(Locale.ROOT));
+    }
+}

@@ -1,0 +1,284 @@
+package io.vitstream.controller;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vitstream.controller.job.PruneRunner;
+import io.vitstream.controller.policy.Decision;
+import io.vitstream.controller.policy.Rule;
+import io.vitstream.controller.stream.MetricsView;
+import io.vitstream.kafka.ControlMessage;
+import io.vitstream.kafka.KafkaBroker;
+import io.vitstream.signing.ModelSigning;
+import io.vitstream.util.Json;
+import io.vitstream.util.UserError;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The admin API on a real controller and broker: authentication on every admin endpoint (reads too) with no state
+ * change when it fails, 400 for bad input, 404 for unknown versions, 409 for a second prune, and audited mutations
+ * that reach vit.control.
+ */
+@Tag("integration")
+class AdminApiTest {
+    private static final String TOKEN = "test-token-0123456789abcdef";
+
+    @TempDir
+    Path tmp;
+
+    private final HttpClient http = HttpClient.newHttpClient();
+    private int port;
+
+    /** A metrics view with no figures: the policy is paused here, nothing reads them. */
+    static final MetricsView NO_METRICS = new MetricsView() {
+        @Override
+        public Map<String, VersionStats> recent(Duration window) {
+            return Map.of();
+        }
+
+        @Override
+        public LabelledCount labelledSince(String version, java.time.Instant since) {
+            return new LabelledCount(0, 0);
+        }
+    };
+
+    private HttpResponse<String> call(String method, String path, String token, String body) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .timeout(Duration.ofSeconds(60))
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofString(body));
+        if (token != null) {
+            b.header("Authorization", "Bearer " + token);
+        }
+        if (body != null) {
+            b.header("Content-Type", "application/json");
+        }
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static JsonNode json(HttpResponse<String> r) throws Exception {
+        return Json.MAPPER.readTree(r.body());
+    }
+
+    @Test
+    void adminEndpointsAuthenticateValidateAndAudit() throws Exception {
+        KeyPair keys = ModelSigning.generate();
+        ModelSigning.writeKeyPair(keys, tmp.resolve("keys"));
+        CountDownLatch release = new CountDownLatch(1);
+        PruneRunner blocking = (request, progress) -> {
+            progress.update("saliency", 0.25, "held by the test");
+            release.await(120, TimeUnit.SECONDS);
+            throw new IllegalStateException("released by the test");
+        };
+        try (KafkaBroker broker = KafkaBroker.start(1)) {
+            TestModels.publish(broker, TestModels.tiny(tmp, "v0", null, 1), keys);
+            TestModels.publish(broker, TestModels.tiny(tmp, "v1", "v0", 2), keys);
+            TestModels.activate(broker, "v1", 0.9);
+
+            Map<String, String> s = new LinkedHashMap<>();
+            s.put("bootstrap.servers", broker.bootstrapServers());
+            s.put("admin.token", TOKEN);
+            s.put("admin.port", "0");
+            s.put("admin.host", "127.0.0.1");
+            s.put("signing.private.key", tmp.resolve("keys").resolve(ModelSigning.PRIVATE_KEY_FILE).toString());
+            s.put("work.dir", tmp.resolve("work").toString());
+            s.put("policy.enabled", "false");
+            ControllerConfig config = ControllerConfig.parse(s);
+            PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+            try (Controller controller = Controller.start(config, c -> () -> NO_METRICS, blocking, registry,
+                    Clock.systemUTC())) {
+                port = controller.adminPort();
+
+                // Open endpoints.
+                assertThat(call("GET", "/health", null, null).statusCode()).isEqualTo(200);
+                HttpResponse<String> metrics = call("GET", "/metrics", null, null);
+                assertThat(metrics.statusCode()).isEqualTo(200);
+                assertThat(metrics.body()).contains("controller_keep_ratio 0.9", "controller_slo_seconds 0.25",
+                        "controller_decisions_total{rule=\"admin\"} 0.0", "controller_policy_state{state=\"paused\"} 1.0",
+                        "controller_rollout_state{state=\"idle\"} 1.0", "controller_job_running 0.0",
+                        "jvm_memory_used_bytes");
+
+                // Every admin endpoint, reads included: 401 without a token and with a wrong one.
+                List<String[]> endpoints = List.of(
+                        new String[] {"GET", "/status", null}, new String[] {"GET", "/versions", null},
+                        new String[] {"GET", "/decisions", null}, new String[] {"GET", "/policy", null},
+                        new String[] {"PUT", "/policy", "{\"slo_ms\": 10}"},
+                        new String[] {"POST", "/prune", "{\"target_flops_ratio\": 0.5}"},
+                        new String[] {"POST", "/activate/v0", null}, new String[] {"POST", "/rollback", null},
+                        new String[] {"POST", "/keep-ratio", "{\"keep_ratio\": 0.5}"});
+                for (String[] e : endpoints) {
+                    for (String token : new String[] {null, "wrong-token-0123456789", TOKEN + "x", ""}) {
+                        HttpResponse<String> r = call(e[0], e[1], token, e[2]);
+                        assertThat(r.statusCode()).as("%s %s with token %s", e[0], e[1], token).isEqualTo(401);
+                        assertThat(json(r).get("error").asText()).contains("bearer token");
+                        assertThat(r.headers().firstValue("WWW-Authenticate")).hasValueSatisfying(
+                                h -> assertThat(h).startsWith("Bearer"));
+                    }
+                }
+                HttpResponse<String> basic = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
+                        + "/status")).header("Authorization", "Basic " + TOKEN).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(basic.statusCode()).isEqualTo(401);
+                // ... and nothing changed.
+                assertThat(controller.control()).isEqualTo(ControlMessage.active("v1", 0.9));
+                assertThat(controller.job()).isNull();
+                assertThat(controller.decisions()).isEmpty();
+                assertThat(controller.policy().sloMs()).isEqualTo(250);
+
+                // Reads with the token.
+                JsonNode status = json(call("GET", "/status", TOKEN, null));
+                assertThat(status.get("active_version").asText()).isEqualTo("v1");
+                assertThat(status.get("keep_ratio").asDouble()).isEqualTo(0.9);
+                assertThat(status.get("policy_state").asText()).isEqualTo("paused");
+                JsonNode versions = json(call("GET", "/versions", TOKEN, null));
+                assertThat(versions).hasSize(2);
+                assertThat(versions.get(1).get("version").asText()).isEqualTo("v1");
+                assertThat(versions.get(1).get("parent_version").asText()).isEqualTo("v0");
+                assertThat(versions.get(1).get("role").asText()).isEqualTo("active");
+                assertThat(versions.get(1).get("signed").asBoolean()).isTrue();
+                assertThat(json(call("GET", "/policy", TOKEN, null)).get("keep_cooldown_s").asDouble())
+                        .isEqualTo(30.0);
+
+                // Validation: 400 with a message, nothing changed.
+                HttpResponse<String> bad = call("POST", "/keep-ratio", TOKEN, "{\"keep_ratio\": 0.5");
+                assertThat(bad.statusCode()).isEqualTo(400);
+                assertThat(json(bad).get("error").asText()).startsWith("malformed JSON");
+                assertThat(call("PUT", "/policy", TOKEN, "{slo_ms: 1}").statusCode()).isEqualTo(400);
+                assertThat(call("POST", "/prune", TOKEN, "not json").statusCode()).isEqualTo(400);
+                assertThat(json(call("POST", "/keep-ratio", TOKEN, "{\"keep_ratio\": 1.5}")).get("error").asText())
+                        .isEqualTo("keep_ratio must be in (0, 1], got 1.5");
+                assertThat(json(call("POST", "/keep-ratio", TOKEN, "{\"keep_ratio\": \"0.5\"}")).get("error")
+                        .asText()).isEqualTo("keep_ratio (a number in (0, 1]) is required, got \"0.5\"");
+                assertThat(json(call("POST", "/keep-ratio", TOKEN, "{\"keep\": 0.5}")).get("error").asText())
+                        .isEqualTo("unknown field keep (expected keep_ratio)");
+                assertThat(call("POST", "/keep-ratio", TOKEN, "").statusCode()).isEqualTo(400);
+                HttpResponse<String> badPolicy = call("PUT", "/policy", TOKEN, "{\"slo_ms\": -5, \"keep_floor\": 0}");
+                assertThat(badPolicy.statusCode()).isEqualTo(400);
+                assertThat(json(badPolicy).get("error").asText()).isEqualTo("invalid policy: slo_ms must be > 0,"
+                        + " got -5.0; keep_floor must be in (0.0, 1.0], got 0.0");
+                assertThat(call("POST", "/prune", TOKEN, "{\"target_flops_ratio\": 1.0}").statusCode())
+                        .isEqualTo(400);
+                assertThat(controller.control()).isEqualTo(ControlMessage.active("v1", 0.9));
+                assertThat(controller.policy().sloMs()).isEqualTo(250);
+
+                // Unknown version: 404.
+                HttpResponse<String> unknown = call("POST", "/activate/nope", TOKEN, null);
+                assertThat(unknown.statusCode()).isEqualTo(404);
+                assertThat(json(unknown).get("error").asText()).isEqualTo("unknown version nope (not published on"
+                        + " vit.models)");
+
+                // Mutations with the token reach vit.control and are audited with who did them.
+                HttpResponse<String> keep = call("POST", "/keep-ratio", TOKEN, "{\"keep_ratio\": 0.6}");
+                assertThat(keep.statusCode()).isEqualTo(200);
+                assertThat(json(keep).get("keep_ratio").asDouble()).isEqualTo(0.6);
+                assertThat(controller.control()).isEqualTo(ControlMessage.active("v1", 0.6));
+                Decision audit = controller.decisions().get(controller.decisions().size() - 1);
+                assertThat(audit.rule()).isEqualTo(Rule.ADMIN);
+                assertThat(audit.actor()).matches("token:[0-9a-f]{8}@127\\.0\\.0\\.1");
+                assertThat(audit.reason()).startsWith("keep ratio 0.90 -> 0.60");
+
+                assertThat(call("PUT", "/policy", TOKEN, "{\"slo_ms\": 120}").statusCode()).isEqualTo(200);
+                assertThat(controller.policy().sloMs()).isEqualTo(120);
+
+                HttpResponse<String> back = call("POST", "/rollback", TOKEN, null);
+                assertThat(back.statusCode()).isEqualTo(200);
+                assertThat(controller.control()).isEqualTo(ControlMessage.active("v0", 0.6));
+                HttpResponse<String> noParent = call("POST", "/rollback", TOKEN, null);
+                assertThat(noParent.statusCode()).isEqualTo(409);
+                assertThat(json(noParent).get("error").asText()).contains("v0 has no published parent");
+                assertThat(call("POST", "/activate/v1", TOKEN, null).statusCode()).isEqualTo(200);
+                assertThat(controller.control()).isEqualTo(ControlMessage.active("v1", 0.6));
+
+                // One prune at a time: the second is refused while the first runs.
+                HttpResponse<String> first = call("POST", "/prune", TOKEN, "{\"target_flops_ratio\": 0.6}");
+                assertThat(first.statusCode()).as(first.body()).isEqualTo(202);
+                assertThat(json(first).get("parent_version").asText()).isEqualTo("v1");
+                HttpResponse<String> second = call("POST", "/prune", TOKEN, "{\"target_flops_ratio\": 0.5}");
+                assertThat(second.statusCode()).isEqualTo(409);
+                assertThat(json(second).get("error").asText()).contains("is running; one job at a time");
+                long deadline = System.currentTimeMillis() + 60_000;
+                while (!"saliency".equals(controller.job().phase()) && System.currentTimeMillis() < deadline) {
+                    Thread.sleep(50);
+                }
+                JsonNode running = json(call("GET", "/status", TOKEN, null)).get("job");
+                assertThat(running.get("state").asText()).isEqualTo("running");
+                assertThat(running.get("progress").asDouble()).isEqualTo(0.25);
+                assertThat(call("GET", "/metrics", null, null).body()).contains("controller_job_running 1.0",
+                        "controller_job_progress 0.25");
+                release.countDown();
+                while (controller.job().running() && System.currentTimeMillis() < deadline) {
+                    Thread.sleep(50);
+                }
+                assertThat(controller.job().state()).isEqualTo("failed");
+
+                List<String> audited = controller.decisions().stream().filter(d -> d.rule() == Rule.ADMIN)
+                        .map(d -> d.action().id()).toList();
+                assertThat(audited).containsExactly("set_keep_ratio", "set_policy", "rollback_to_parent", "activate",
+                        "start_prune");
+                assertThat(json(call("GET", "/decisions", TOKEN, null)).findValuesAsText("action"))
+                        .containsSubsequence("set_keep_ratio", "set_policy", "rollback_to_parent", "activate",
+                                "start_prune", "prune_failed");
+                assertThat(call("GET", "/metrics", null, null).body())
+                        .contains("controller_decisions_total{rule=\"admin\"} 5.0",
+                                "controller_job_duration_seconds_count{outcome=\"failed\"} 1");
+            } finally {
+                release.countDown();
+            }
+
+            // A restarted controller re-plans from its topics: the policy as last set, the decisions, the cool-downs
+            // (the operator's keep-ratio change) and what happened to each version; vit.control as it was left.
+            try (Controller again = Controller.start(config, c -> () -> NO_METRICS, blocking, registry(),
+                    Clock.systemUTC())) {
+                assertThat(again.policy().sloMs()).isEqualTo(120);
+                assertThat(again.control()).isEqualTo(ControlMessage.active("v1", 0.6));
+                assertThat(again.decisions()).extracting(d -> d.action().id()).containsSubsequence("set_keep_ratio",
+                        "set_policy", "rollback_to_parent", "activate", "start_prune", "prune_failed");
+                assertThat(again.versions()).filteredOn(v -> v.version().equals("v1")).singleElement()
+                        .satisfies(v -> assertThat(v.status()).isEqualTo("active"));
+                port = again.adminPort();
+                assertThat(call("GET", "/status", null, null).statusCode()).isEqualTo(401);
+                assertThat(json(call("GET", "/status", TOKEN, null)).get("keep_ratio").asDouble()).isEqualTo(0.6);
+            }
+        }
+    }
+
+    private static PrometheusMeterRegistry registry() {
+        return new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    }
+
+    @Test
+    void refusesToStartWithoutATokenUnlessExplicitlyInsecure() {
+        Map<String, String> s = new LinkedHashMap<>();
+        s.put("bootstrap.servers", "127.0.0.1:9");
+        assertThatThrownBy(() -> ControllerConfig.parse(s)).isInstanceOf(UserError.class)
+                .hasMessageContaining("admin.token is required")
+                .hasMessageContaining("admin.insecure=true");
+        s.put("admin.insecure", "true");
+        assertThat(ControllerConfig.parse(s).adminToken()).isNull();
+        s.put("admin.token", "short");
+        assertThatThrownBy(() -> ControllerConfig.parse(s)).hasMessageContaining("at least 16 characters");
+        s.remove("admin.token");
+        s.put("policy.slo.ms", "-1");
+        s.put("bogus", "1");
+        assertThatThrownBy(() -> ControllerConfig.parse(s)).hasMessage("invalid controller configuration: invalid"
+                + " policy: slo_ms must be > 0, got -1.0; unknown setting bogus");
+    }
+}
