@@ -74,6 +74,12 @@ final class LocalServing implements AutoCloseable {
     /** Starts everything; {@code onBroker} hears the bootstrap address as soon as the broker is up. */
     static LocalServing start(Path model, double keepRatio, int batchMaxSize, java.util.function.Consumer<String> onBroker)
             throws IOException {
+        return start(model, keepRatio, batchMaxSize, Map.of(), onBroker);
+    }
+
+    /** As above, with further worker settings ({@code teacher.model.dir} ...) over the defaults. */
+    static LocalServing start(Path model, double keepRatio, int batchMaxSize, Map<String, String> workerSettings,
+            java.util.function.Consumer<String> onBroker) throws IOException {
         Path tmp = Files.createTempDirectory("vitstream-local");
         KafkaBroker broker;
         try {
@@ -102,6 +108,7 @@ final class LocalServing implements AutoCloseable {
             settings.put("worker.id", "local-worker-1");
             settings.put("batch.max.size", String.valueOf(batchMaxSize));
             settings.put("http.port", "0");
+            settings.putAll(workerSettings);
             WorkerConfig config = WorkerConfig.load(null, settings);
             PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
             registry.config().commonTags("worker", config.workerId());

@@ -1,18 +1,26 @@
 package io.vitstream.cli;
 
+import io.vitstream.artifact.Manifest;
+import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.controller.pruner.PruneJob;
 import io.vitstream.controller.pruner.PruneRequest;
 import io.vitstream.controller.pruner.PruneResult;
 import io.vitstream.controller.pruner.PruneSettings;
 import io.vitstream.controller.pruner.Saliency;
 import io.vitstream.util.UserError;
+import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code vitstream prune}: the structured re-pruning job, standalone (the controller runs the same job). */
 @Command(name = "prune", mixinStandardHelpOptions = true,
@@ -24,6 +32,9 @@ import picocli.CommandLine.Option;
             "Writes a model artifact recording the parent version, the plan, the saliency method and the accuracy."
         })
 final class PruneCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--model", required = true, description = "Parent model directory.")
     Path model;
 
@@ -101,25 +112,43 @@ final class PruneCommand implements Callable<Integer> {
             throw new UserError("--epochs must be >= 0 and --calibration, --batch, --patience, --val-size, --limit "
                     + "positive");
         }
-        String id = version != null ? version : io.vitstream.artifact.ModelArtifact.readManifest(model).version()
+        String id = version != null ? version : ModelArtifact.readManifest(model).version()
                 + String.format(Locale.ROOT, "-p%02d", Math.round(ratio * 100));
         PruneSettings settings = new PruneSettings(data.dataDir, calibration, valSize, limit == null ? 0 : limit,
                 epochs, batch, lr, temperature, distillWeight, patience, seed);
         PruneRequest request = new PruneRequest(model, out, id, ratio, method, settings);
+        PrintWriter err = spec.commandLine().getErr();
         String[] lastPhase = {""};
         PruneResult r = PruneJob.run(request, (phase, fraction, detail) -> {
             // The training bar shows steps; print phases and per-epoch lines only.
             if (!phase.equals(lastPhase[0]) || detail.startsWith("epoch") && detail.contains("validation")) {
-                System.err.printf(Locale.ROOT, "[%3.0f%%] %s: %s%n", 100 * fraction, phase, detail);
+                err.printf(Locale.ROOT, "[%3.0f%%] %s: %s%n", 100 * fraction, phase, detail);
+                err.flush();
                 lastPhase[0] = phase;
             }
         }, !quiet);
-        System.err.print(r.plan().describe());
-        System.err.printf(Locale.ROOT, "wrote %s (%s): FLOPs %.2fM -> %.2fM (%.1f%%), validation accuracy %.4f "
+        recordCommand(r, id, ratio, method);
+        err.print(r.plan().describe());
+        err.printf(Locale.ROOT, "wrote %s (%s): FLOPs %.2fM -> %.2fM (%.1f%%), validation accuracy %.4f "
                 + "(sliced, before fine-tuning: %.4f), test accuracy %.4f%n", out, id, r.flopsBefore() / 1e6,
                 r.flopsAfter() / 1e6, 100.0 * r.flopsAfter() / r.flopsBefore(), r.validationAccuracy(),
                 r.validationAccuracyBeforeFineTune(), r.manifest().testAccuracy());
+        err.flush();
         return 0;
+    }
+
+    /** Adds the command that reproduces the model to its manifest (the job itself does not know the command line). */
+    private void recordCommand(PruneResult r, String id, double ratio, Saliency.Method method) throws IOException {
+        Map<String, Object> training = new LinkedHashMap<>();
+        training.put("command", String.format(Locale.ROOT, "vitstream prune --model %s --flops-ratio %s --out %s "
+                + "--saliency %s --epochs %d --model-version %s", model, ratio, out, method.id(), epochs, id)
+                + (limit != null ? " --limit " + limit : "") + (calibration != 2048 ? " --calibration " + calibration : ""));
+        training.putAll(r.manifest().training());
+        Manifest m = r.manifest();
+        ModelArtifact.writeManifest(out, new Manifest(m.formatVersion(),
+                m.version(), m.parentVersion(), m.architecture(), m.classNames(), m.input(), m.flopsPerImage(),
+                m.parameters(), m.testAccuracy(), m.validationAccuracy(), training, m.weights(), m.createdAt(),
+                m.sparsifier()));
     }
 
     private double ratio() {
@@ -132,7 +161,7 @@ final class PruneCommand implements Callable<Integer> {
             }
             return flopsRatio;
         }
-        long parent = io.vitstream.artifact.ModelArtifact.readManifest(model).flopsPerImage();
+        long parent = ModelArtifact.readManifest(model).flopsPerImage();
         if (flopsTarget <= 0 || flopsTarget >= parent) {
             throw new UserError("--flops-target must be in (0, " + parent + ") FLOPs (the parent's), got " + flopsTarget);
         }

@@ -41,7 +41,7 @@ class PruneCommandTest {
         Map<String, Object> pruning = (Map<String, Object>) m.training().get("pruning");
         assertThat(pruning.get("saliency")).isEqualTo("fisher");
         assertThat((List<Object>) pruning.get("removed")).isNotEmpty();
-        assertThat(m.training()).containsKeys("saliency_side_by_side", "fine_tune", "predictor_refit");
+        assertThat(m.training()).containsKeys("command", "saliency_side_by_side", "fine_tune", "predictor_refit");
         assertThat(Files.exists(out.resolve("checkpoint"))).as("checkpoint removed once the model is written")
                 .isFalse();
         assertThat(r.err()).contains("plan (fisher saliency)").contains("wrote");

@@ -1,7 +1,13 @@
 package io.vitstream.serving;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.InputSpec;
 import io.vitstream.kafka.ControlMessage;
@@ -65,6 +71,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     private final ModelFollower follower;
     private final KafkaConsumer<String, byte[]> consumer;
     private final KafkaProducer<String, byte[]> producer;
+    private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
     private final ArrayDeque<ConsumerRecord<String, byte[]>> leftover = new ArrayDeque<>();
     // The batch being collected; a rebalance inside poll() removes the records of partitions this worker lost.
     private final List<ConsumerRecord<String, byte[]>> collecting = new ArrayList<>();
@@ -124,10 +131,19 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         config.kafka().forEach(p::put);
         this.producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
         new KafkaClientMetrics(consumer).bindTo(registry); // consumer lag and fetch rates
+        metrics.keepRatioFrom(follower::keepRatio);
+        // The process next to the worker: heap, GC pauses and CPU explain latency outliers on the dashboards.
+        new JvmMemoryMetrics().bindTo(registry);
+        gcMetrics.bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
 
         if (initial != null) {
             install(initial);
             follower.held(models.keySet(), initial.version(), null);
+            metrics.serving(initial.version(), null);
         }
     }
 
@@ -200,6 +216,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
             consumer.close(Duration.ZERO);
             follower.close();
             closeModel();
+            gcMetrics.close();
             finished.countDown();
             return;
         } catch (ProducerFencedException | InvalidProducerEpochException e) {
@@ -526,6 +543,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
             }
         }
         follower.held(models.keySet(), model == null ? null : model.version(), canary == null ? null : canary.version());
+        metrics.serving(model == null ? null : model.version(), canary == null ? null : canary.version());
     }
 
     private ControlMessage lastApplied;
@@ -595,11 +613,13 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         }
         follower.close();
         closeModel();
+        gcMetrics.close();
         finished.countDown();
     }
 
     private void closeModel() {
         metrics.setReady(false);
+        metrics.serving(null, null);
         models.values().forEach(ServingModel::close);
         models.clear();
         if (teacher != null) {

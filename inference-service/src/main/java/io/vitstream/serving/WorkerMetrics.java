@@ -4,13 +4,18 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.MultiGauge;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import io.vitstream.serving.decode.RejectReason;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.DoubleSupplier;
 
 /**
  * The worker's meters. Names are Micrometer's dotted lower case; the Prometheus registry renders them with units and
@@ -22,12 +27,15 @@ public final class WorkerMetrics implements MeterBinder {
     private final AtomicInteger ready = new AtomicInteger();
     private final AtomicLong images = new AtomicLong();
     private final AtomicLong rejected = new AtomicLong();
+    private volatile MultiGauge serving;
 
     @Override
     public void bindTo(MeterRegistry registry) {
         this.registry = registry;
         Gauge.builder("model.ready", ready, AtomicInteger::get)
                 .description("1 when a model is loaded and warm").register(registry);
+        serving = MultiGauge.builder("model.serving")
+                .description("1 for each version this worker serves, by role (active, canary)").register(registry);
         for (RejectReason r : RejectReason.values()) {
             dlqCounter(r); // present at zero, so a dashboard shows every reason from the start
         }
@@ -98,6 +106,26 @@ public final class WorkerMetrics implements MeterBinder {
     public void swapFailed(String reason) {
         Counter.builder("model.swap.failures").description("model versions refused").tag("reason", reason)
                 .register(registry()).increment();
+    }
+
+    /** The keep ratio the next batch runs at, read from {@code source} at each scrape. */
+    public void keepRatioFrom(DoubleSupplier source) {
+        Gauge.builder("inference.keep.ratio", source, DoubleSupplier::getAsDouble)
+                .description("keep ratio the next batch runs at (from vit.control)")
+                .strongReference(true) // the supplier is often a method reference nobody else holds
+                .register(registry());
+    }
+
+    /** The versions this worker serves now; {@code canary} may be null. */
+    public void serving(String active, String canary) {
+        List<MultiGauge.Row<?>> rows = new ArrayList<>(2);
+        if (active != null) {
+            rows.add(MultiGauge.Row.of(Tags.of("version", active, "role", "active"), 1));
+        }
+        if (canary != null) {
+            rows.add(MultiGauge.Row.of(Tags.of("version", canary, "role", "canary"), 1));
+        }
+        serving.register(rows, true); // overwrite: a version no longer served disappears
     }
 
     public void setReady(boolean isReady) {
