@@ -52,7 +52,7 @@ final class PruneCommand implements Callable<Integer> {
                     + "are computed and recorded side by side.")
     String saliency;
 
-    @Option(names = "--epochs", defaultValue = "8",
+    @Option(names = "--epochs", defaultValue = "6",
             description = "Distillation fine-tuning epochs, 0 to only slice (default: ${DEFAULT-VALUE}).")
     int epochs;
 
@@ -64,10 +64,10 @@ final class PruneCommand implements Callable<Integer> {
             description = "Calibration images for saliency, from the training split (default: ${DEFAULT-VALUE}).")
     int calibration;
 
-    @Option(names = "--batch", defaultValue = "64", description = "Fine-tuning batch size (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch", defaultValue = "128", description = "Fine-tuning batch size (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--lr", defaultValue = "0.0005", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--lr", defaultValue = "0.0002", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
     double lr;
 
     @Option(names = "--temperature", defaultValue = "4.0", description = "Distillation temperature (default: ${DEFAULT-VALUE}).")

@@ -21,7 +21,8 @@ import java.util.List;
  * <p>Ranking: normalised saliency per FLOP, ascending (a knapsack's greedy order: least loss per FLOP saved first).
  * Removal stops as soon as the model is at or under the budget, so it overshoots by less than one group's FLOPs.
  * Constraints: a block keeps at least one head and one neuron (a block goes only whole, as a block group); at least
- * one block remains; a block is not removed when that would merge or drop a token-sparsification stage.
+ * one block remains; a block is not removed when that would merge or drop a token-sparsification stage, or when it
+ * saves more than twice the FLOPs still to remove (it would land far under the budget; finer groups follow instead).
  */
 public final class PrunePlanner {
     private PrunePlanner() {}
@@ -90,7 +91,10 @@ public final class PrunePlanner {
                     neurons[b]--;
                 }
                 case BLOCK -> {
-                    if (blocksLeft == 1) {
+                    long saves = 2 * FlopCounter.blockMacs(config.dim(),
+                            new BlockConfig(heads[b], config.blocks().get(b).headDim(), neurons[b]), config.numTokens());
+                    // A whole block that would take the model far under the budget waits for finer groups.
+                    if (blocksLeft == 1 || saves > 2 * (flops - targetFlops)) {
                         continue;
                     }
                     blockKept[b] = false;

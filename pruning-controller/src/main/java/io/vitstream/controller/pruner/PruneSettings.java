@@ -21,6 +21,6 @@ public record PruneSettings(Path dataDir, int calibrationImages, int validationI
         int batchSize, double learningRate, double temperature, double distillWeight, int patience, long seed) {
 
     public static PruneSettings defaults(Path dataDir) {
-        return new PruneSettings(dataDir, 2048, 5000, 0, 8, 64, 5e-4, 4.0, 0.7, 2, 7L);
+        return new PruneSettings(dataDir, 2048, 5000, 0, 6, 128, 2e-4, 4.0, 0.7, 2, 42L);
     }
 }

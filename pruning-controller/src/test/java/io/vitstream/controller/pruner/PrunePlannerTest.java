@@ -62,11 +62,28 @@ class PrunePlannerTest {
         }
         SaliencyScores scores = new SaliencyScores(groups, s, s, s, 1);
         long before = FlopCounter.perImage(TinyModels.CONFIG);
+        long block3 = new Group(Group.Kind.BLOCK, 3, -1).flops(TinyModels.CONFIG);
         PrunePlan plan = PrunePlanner.plan(TinyModels.CONFIG, TinyModels.SPARSIFIER, scores,
-                Saliency.Method.FISHER, before - 1);
+                Saliency.Method.FISHER, before - block3 + 1);
         assertThat(plan.removed()).extracting(PrunePlan.Removal::group).containsExactly("block3");
         assertThat(plan.keptBlocks()).containsExactly(0, 1, 2);
         assertThat(plan.sparsifierAfter().stages()).containsExactly(1, 2);
+    }
+
+    @Test
+    void aBlockThatWouldLandFarUnderTheBudgetWaitsForFinerGroups() {
+        List<Group> groups = Group.all(TinyModels.CONFIG);
+        double[] s = new double[groups.size()];
+        for (int g = 0; g < groups.size(); g++) {
+            s[g] = groups.get(g).kind() == Group.Kind.BLOCK ? 1e-9 : 1;
+        }
+        SaliencyScores scores = new SaliencyScores(groups, s, s, s, 1);
+        long before = FlopCounter.perImage(TinyModels.CONFIG);
+        long target = Math.round(0.97 * before); // a few percent: less than half of any block
+        PrunePlan plan = PrunePlanner.plan(TinyModels.CONFIG, TinyModels.SPARSIFIER, scores,
+                Saliency.Method.TAYLOR, target);
+        assertThat(plan.keptBlocks()).containsExactly(0, 1, 2, 3);
+        assertThat(plan.flopsAfter()).isLessThanOrEqualTo(target).isGreaterThan(Math.round(0.9 * before));
     }
 
     @Test
