@@ -99,6 +99,9 @@ public final class PruneJob {
                             progress, progressBar);
                     if (!student.network().predictors().isEmpty()) {
                         refitPredictors(student, input, split, s, recipe, progress, progressBar);
+                        // The re-fit moves the backbone a little too: the recorded accuracy is the final model's.
+                        recipe.put("validation_accuracy_before_refit", valAfter);
+                        valAfter = Evaluator.evaluate(student, input, split.validation(), 256).accuracy();
                     }
                 }
                 progress.update("evaluate", 0.93, "evaluating on the test set");
