@@ -139,6 +139,9 @@ class ControllerEndToEndTest {
                 // (1) SLO below the latency: the keep ratio steps down to the floor, and the workers apply it.
                 await("keep ratio 0.5 on vit.control", () -> controller.control().keepRatio() == 0.5, 120);
                 await("both workers at keep ratio 0.5", () -> workers.all(w -> w.status().keepRatio() == 0.5), 30);
+                // The controller writes vit.control before it records the decision: wait for the record too.
+                await("both decisions recorded", () -> seen.stream()
+                        .filter(d -> d.action() == Action.LOWER_KEEP_RATIO).count() >= 2, 10);
                 List<Decision> lowered = seen.stream().filter(d -> d.action() == Action.LOWER_KEEP_RATIO).toList();
                 assertThat(lowered).extracting(Decision::keepRatio).containsExactly(0.75, 0.5);
                 assertThat(lowered).allSatisfy(d -> {
@@ -166,13 +169,16 @@ class ControllerEndToEndTest {
                         && !controller.rolloutState().phase().inProgress(), 180);
                 assertThat(controller.rolloutState().phase()).as(controller.rolloutState().reason())
                         .isEqualTo(RolloutPhase.ROLLED_BACK);
+                await("the roll-back decision recorded", () -> seen.stream()
+                        .anyMatch(d -> d.action() == Action.ROLLBACK_CANARY), 10);
                 Decision verdict = last(seen, Action.ROLLBACK_CANARY);
                 assertThat(verdict.rule()).isEqualTo(Rule.CANARY);
                 assertThat(verdict.reason()).contains("canary " + bad + " accuracy", "worse by", "roll back to v1");
                 assertThat(controller.rolloutState().canaryLabelled()).isGreaterThanOrEqualTo(60);
                 assertThat(registry.scrape()).contains("controller_rollout_state{state=\"rolled_back\"} 1.0",
                         "controller_job_duration_seconds_count{outcome=\"succeeded\"} 1");
-                assertThat(controller.control()).isEqualTo(ControlMessage.active("v1", 1.0));
+                await("vit.control back to v1 alone",
+                        () -> controller.control().equals(ControlMessage.active("v1", 1.0)), 10);
                 await("every worker back on v1 alone", () -> workers.all(w -> "v1".equals(w.status().modelVersion())
                         && w.status().canaryVersion() == null), 30);
                 assertThat(seen).extracting(Decision::action).containsSubsequence(Action.PRUNE_FINISHED,
@@ -186,7 +192,8 @@ class ControllerEndToEndTest {
                         && !controller.rolloutState().phase().inProgress(), 180);
                 assertThat(controller.rolloutState().phase()).as(controller.rolloutState().reason())
                         .isEqualTo(RolloutPhase.PROMOTED);
-                assertThat(controller.control()).isEqualTo(ControlMessage.active(same, 1.0));
+                await("vit.control on " + same,
+                        () -> controller.control().equals(ControlMessage.active(same, 1.0)), 10);
                 await("every worker on " + same, () -> workers.all(w -> same.equals(w.status().modelVersion())), 60);
                 Views.Version promoted = controller.versions().stream().filter(v -> v.version().equals(same))
                         .findFirst().orElseThrow();
