@@ -37,6 +37,14 @@ class ControllerCommandTest {
         assertOneLineError(CliRun.of("controller", "--insecure", "--set", "novalue"), "--set expects name=value");
         assertOneLineError(CliRun.of("controller", "--insecure", "--bootstrap", "127.0.0.1:9", "--admin-token-file",
                 tmp.resolve("absent").toString()), "cannot read --admin-token-file");
+        // A token and --insecure together, a signing key without the key that verifies parents, a prune setting
+        // that would only fail minutes into a job: each refused at start.
+        Path good = Files.writeString(tmp.resolve("good-token"), "0123456789abcdef0123\n");
+        Path key = Files.writeString(tmp.resolve("signing.key"), "not read before the check\n");
+        assertOneLineError(CliRun.of("controller", "--insecure", "--bootstrap", "127.0.0.1:9", "--admin-token-file",
+                good.toString(), "--signing-key", key.toString(), "--set", "prune.temperature=0.5"),
+                "give a token, or say insecure, not both", "signing.private.key needs signing.public.key",
+                "distillation temperature must be >= 1");
     }
 
     @Test

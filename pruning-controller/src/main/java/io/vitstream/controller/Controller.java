@@ -94,6 +94,11 @@ public final class Controller implements AdminOps, AutoCloseable {
             return null;
         }
 
+        /** True when the metrics will not come back by themselves (the Streams app died), unlike a rebalance. */
+        default boolean failed() {
+            return false;
+        }
+
         /** Timestamp of the newest prediction counted (the metrics' "now"), or null when unknown. */
         default Instant latest() {
             return null;
@@ -117,6 +122,13 @@ public final class Controller implements AdminOps, AutoCloseable {
             public String problem() {
                 KafkaStreams.State s = runner.state();
                 return s == KafkaStreams.State.RUNNING ? null : "metrics streams " + s;
+            }
+
+            @Override
+            public boolean failed() {
+                KafkaStreams.State s = runner.state();
+                return s == KafkaStreams.State.ERROR || s == KafkaStreams.State.PENDING_ERROR
+                        || s == KafkaStreams.State.NOT_RUNNING;
             }
 
             @Override
@@ -558,7 +570,8 @@ public final class Controller implements AdminOps, AutoCloseable {
     private Map<String, Object> health() {
         Map<String, Object> h = new LinkedHashMap<>();
         boolean following = follower.healthy();
-        h.put("status", following ? "ok" : "degraded");
+        // Degraded (HTTP 503, so orchestrators restart it) when it cannot follow its topics or its metrics died.
+        h.put("status", following && !metricsRuntime.failed() ? "ok" : "degraded");
         h.put("following_topics", following);
         h.put("metrics_problem", metricsProblem);
         return h;
@@ -576,8 +589,9 @@ public final class Controller implements AdminOps, AutoCloseable {
             }
             throw new IllegalStateException(e.getCause().toString(), e.getCause());
         } catch (TimeoutException e) {
-            throw new IllegalStateException("the controller's loop did not answer within "
-                    + CALL_TIMEOUT.toSeconds() + " s");
+            boolean withdrawn = f.cancel(false);
+            throw new IllegalStateException("the controller's loop did not answer within " + CALL_TIMEOUT.toSeconds()
+                    + " s; " + (withdrawn ? "the change was withdrawn, not applied" : "it is still running and may apply"));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);

@@ -138,11 +138,18 @@ public record ControllerConfig(
             p.errors.add("admin.token is required (--admin-token-file, VITSTREAM_CONTROLLER_ADMIN_TOKEN or the config file); to run the admin"
                     + " API without authentication say so explicitly with admin.insecure=true (--insecure)");
         }
+        if (token != null && insecure) {
+            p.errors.add("admin.token and admin.insecure=true together: give a token, or say insecure, not both");
+        }
         if (token != null && token.length() < 16) {
             p.errors.add("admin.token must be at least 16 characters");
         }
         Path key = p.path("signing.private.key", true);
         Path pub = p.path("signing.public.key", true);
+        if (key != null && pub == null) {
+            p.errors.add("signing.private.key needs signing.public.key: a re-prune's parent fetched from vit.models"
+                    + " must verify before the controller signs what it makes from it");
+        }
         Path work = p.path("work.dir", false);
         if (work == null) {
             work = Path.of(System.getProperty("java.io.tmpdir"), "vitstream-controller");
@@ -171,7 +178,9 @@ public record ControllerConfig(
         }
         PruneSettings d = PruneSettings.defaults(Path.of("/usr/share/datasets/fashion-mnist"));
         Path dataDir = p.path("data.dir", false);
-        PruneSettings prune = new PruneSettings(
+        PruneSettings prune = d;
+        try {
+            prune = new PruneSettings(
                 dataDir == null ? d.dataDir() : dataDir,
                 (int) p.number("prune.calibration.images", d.calibrationImages(), 1, 60_000),
                 (int) p.number("prune.validation.images", d.validationImages(), 1, 59_000),
@@ -183,7 +192,10 @@ public record ControllerConfig(
                 p.decimal("prune.distill.weight", d.distillWeight(), 0, 1),
                 (int) p.number("prune.patience", d.patience(), 1, 1000),
                 p.number("prune.seed", d.seed(), Long.MIN_VALUE, Long.MAX_VALUE));
-        Saliency.Method saliency = Saliency.Method.TAYLOR;
+        } catch (IllegalArgumentException e) {
+            p.errors.add("prune: " + e.getMessage());
+        }
+        Saliency.Method saliency = Saliency.Method.OBD; // chosen on validation for models/pruned-50 (README)
         String sal = p.string("prune.saliency", null);
         if (sal != null) {
             try {

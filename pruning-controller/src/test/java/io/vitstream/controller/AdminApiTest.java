@@ -99,6 +99,7 @@ class AdminApiTest {
             s.put("admin.port", "0");
             s.put("admin.host", "127.0.0.1");
             s.put("signing.private.key", tmp.resolve("keys").resolve(ModelSigning.PRIVATE_KEY_FILE).toString());
+            s.put("signing.public.key", tmp.resolve("keys").resolve(ModelSigning.PUBLIC_KEY_FILE).toString());
             s.put("work.dir", tmp.resolve("work").toString());
             s.put("policy.enabled", "false");
             ControllerConfig config = ControllerConfig.parse(s);

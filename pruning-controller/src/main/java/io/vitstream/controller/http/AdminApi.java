@@ -70,7 +70,10 @@ public final class AdminApi {
                 ctx.attribute(ACTOR, who + "@" + ctx.ip());
             });
 
-            config.routes.get("/health", ctx -> ctx.json(health.get()));
+            config.routes.get("/health", ctx -> {
+                Map<String, Object> body = health.get();
+                ctx.status("ok".equals(body.get("status")) ? 200 : 503).json(body);
+            });
             config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
                     .result(registry.scrape()));
 

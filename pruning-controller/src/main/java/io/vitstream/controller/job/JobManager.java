@@ -79,7 +79,7 @@ public final class JobManager implements AutoCloseable {
                     current = c.progress(phase, fraction, detail);
                 }
             });
-        } catch (Exception | LinkageError e) {
+        } catch (Throwable e) { // an Error too (out of memory in training): the job must end as failed, not hang
             error = e.getClass().getSimpleName() + ": " + e.getMessage();
             log.warn("prune {} failed: {}", id, error, e);
         }

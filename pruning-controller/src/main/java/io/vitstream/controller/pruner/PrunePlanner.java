@@ -109,6 +109,13 @@ public final class PrunePlanner {
             removed.add(new PrunePlan.Removal(group.id(), raw[g], norm[g], flops - now));
             flops = now;
         }
+        if (flops > targetFlops) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                    "FLOPs target %.2fM (%.0f%% of %.2fM) is out of reach: the smallest model this plan can make "
+                            + "keeps %.2fM (the embedding, a head and a neuron per block, the blocks the token-"
+                            + "sparsification stages need)", targetFlops / 1e6, 100.0 * targetFlops / before,
+                    before / 1e6, flops / 1e6));
+        }
         VitConfig after = build(config, blockKept, heads, neurons);
         List<Integer> keptBlocks = new ArrayList<>();
         List<List<Integer>> keptHeads = new ArrayList<>();

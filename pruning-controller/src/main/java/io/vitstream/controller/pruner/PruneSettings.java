@@ -20,6 +20,25 @@ import java.nio.file.Path;
 public record PruneSettings(Path dataDir, int calibrationImages, int validationImages, int trainImages, int epochs,
         int batchSize, double learningRate, double temperature, double distillWeight, int patience, long seed) {
 
+    /** Checked up front, so a bad setting fails before minutes of saliency rather than at fine-tuning. */
+    public PruneSettings {
+        require(calibrationImages >= 1, "calibration images must be positive, got " + calibrationImages);
+        require(validationImages >= 1, "validation images must be positive, got " + validationImages);
+        require(trainImages >= 0, "training images must be >= 0 (0: all), got " + trainImages);
+        require(epochs >= 0, "epochs must be >= 0, got " + epochs);
+        require(batchSize >= 1, "batch size must be positive, got " + batchSize);
+        require(learningRate > 0 && learningRate < 1, "learning rate must be in (0, 1), got " + learningRate);
+        require(temperature >= 1, "distillation temperature must be >= 1, got " + temperature);
+        require(distillWeight >= 0 && distillWeight <= 1, "distillation weight must be in [0, 1], got " + distillWeight);
+        require(patience >= 1, "patience must be at least 1, got " + patience);
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+
     public static PruneSettings defaults(Path dataDir) {
         return new PruneSettings(dataDir, 2048, 5000, 0, 6, 128, 2e-4, 4.0, 0.7, 2, 42L);
     }

@@ -105,6 +105,15 @@ public final class ModelFetcher {
         } catch (IOException e) {
             throw new IllegalArgumentException("version " + version + ": unreadable manifest: " + e.getMessage(), e);
         }
+        if (!version.equals(m.version())) {
+            throw new IllegalArgumentException("version " + version + " on " + Topics.MODELS + ": its manifest says "
+                    + m.version());
+        }
+        if (m.weights() == null || m.weights().file() == null
+                || !m.weights().file().matches("[A-Za-z0-9][A-Za-z0-9._-]*")) {
+            throw new IllegalArgumentException("version " + version + ": weights file name must be a bare file name, got "
+                    + (m.weights() == null ? null : m.weights().file()));
+        }
         if (chunks < 1 || parts.size() != chunks || !parts.containsKey(chunks - 1)) {
             throw new IllegalArgumentException("version " + version + ": " + parts.size() + " weight chunks on "
                     + Topics.MODELS + ", the manifest record says " + chunks);

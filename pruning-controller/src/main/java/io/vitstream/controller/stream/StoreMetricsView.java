@@ -115,7 +115,9 @@ public final class StoreMetricsView implements MetricsView {
             return Map.of();
         }
         long to = now.toEpochMilli();
-        return merged(Math.max(0, to - window.toMillis() + 1), to, k -> true);
+        // From the slice holding now - d: the newest slice is still filling, so the merge covers at least d of
+        // event time (between d and d + one slice), never just the partial newest slice.
+        return merged(Math.max(0, Math.floorDiv(to - window.toMillis(), sliceMs) * sliceMs), to, k -> true);
     }
 
     /** The slices starting in [fromMs, toMs] whose key passes {@code keys}, merged per key. */

@@ -145,5 +145,9 @@ class PrunePlannerTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("FLOPs target");
         assertThatThrownBy(() -> PrunePlanner.plan(BASE, null, scores, Saliency.Method.TAYLOR, 0))
                 .isInstanceOf(IllegalArgumentException.class);
+        // The stem alone is about 11% of the base's FLOPs: 5% cannot be met, and saying so beats a silent 12% model.
+        assertThatThrownBy(() -> PrunePlanner.plan(BASE, null, scores, Saliency.Method.TAYLOR,
+                Math.round(0.05 * before)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("out of reach");
     }
 }

@@ -122,12 +122,14 @@ class MetricsTopologyTest {
         expect(byRatio.get("v1").get(0.7), 6, 200, 800, 800, 1, 1, 2, 1);
         expect(byRatio.get("v2").get(0.5), 5, 70, 5000, 5000, 2, 1, 1, 1);
 
-        // recent(d) merges the slices starting in (now - d, now]: 30 s -> slices 80, 90, 100 s: c5 only.
+        // recent(d) merges the slices from the one holding now - d: 30 s -> slices 70 .. 100 s: c5 only.
         Map<String, VersionStats> last30s = view.recent(Duration.ofSeconds(30));
         assertThat(last30s).containsOnlyKeys("v2");
         expect(last30s.get("v2"), 1, 70, 70, 70, 0, 0, 0, 0);
-        assertThat(view.recent(Duration.ofSeconds(70)).get("v2").predictions()).isEqualTo(1); // slice 30 s starts at 30
-        assertThat(view.recent(Duration.ofSeconds(71)).get("v2").predictions()).isEqualTo(5); // ... now included
+        assertThat(view.recent(Duration.ofSeconds(60)).get("v2").predictions()).isEqualTo(1); // from slice 40 s
+        assertThat(view.recent(Duration.ofSeconds(61)).get("v2").predictions()).isEqualTo(5); // slice 30 s holds now-61
+        // A window shorter than a slice still sees the whole slice holding now - d, not only the part after it.
+        assertThat(view.recent(Duration.ofSeconds(1)).get("v2").predictions()).isEqualTo(1);
 
         // labelledSince counts from the slice holding `since`.
         assertThat(view.labelledSince("v1", T0)).isEqualTo(new LabelledCount(5, 4));
