@@ -153,21 +153,32 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
      */
     public static InferenceWorker create(WorkerConfig config, MeterRegistry registry) {
         ServingModel initial = null;
-        if (config.modelDir() != null) {
-            initial = new ServingModel(ModelArtifact.load(config.modelDir()));
-            initial.warmUp(config.batchMaxSize());
-        }
         ServingModel teacher = null;
-        if (config.teacherSampleShare() > 0) {
-            // Loaded once, with the same verification as any served model (sha256, size, every weight shape).
-            teacher = new ServingModel(ModelArtifact.load(config.teacherModelDir()));
-            teacher.warmUp(config.batchMaxSize());
-            log.info("worker {}: dense teacher {} scores {} of inputs", config.workerId(), teacher.version(),
-                    config.teacherSampleShare());
+        try {
+            if (config.modelDir() != null) {
+                initial = new ServingModel(ModelArtifact.load(config.modelDir()));
+                initial.warmUp(config.batchMaxSize());
+            }
+            if (config.teacherSampleShare() > 0) {
+                // Loaded once, with the same verification as any served model (sha256, size, every weight shape).
+                teacher = new ServingModel(ModelArtifact.load(config.teacherModelDir()));
+                teacher.warmUp(config.batchMaxSize());
+                log.info("worker {}: dense teacher {} scores {} of inputs", config.workerId(), teacher.version(),
+                        config.teacherSampleShare());
+            }
+            InferenceWorker w = new InferenceWorker(config, registry, initial, teacher);
+            w.follower.start();
+            return w;
+        } catch (RuntimeException e) {
+            // Nothing half-built keeps native memory: close what was loaded before the failure.
+            if (initial != null) {
+                initial.close();
+            }
+            if (teacher != null) {
+                teacher.close();
+            }
+            throw e;
         }
-        InferenceWorker w = new InferenceWorker(config, registry, initial, teacher);
-        w.follower.start();
-        return w;
     }
 
     public WorkerMetrics metrics() {
