@@ -52,6 +52,10 @@ final class WorkerCommand implements Callable<Integer> {
             description = "Share of inputs in [0, 1] also scored by the teacher at keep ratio 1.0 (default 0: off).")
     String teacherSampleShare;
 
+    @Option(names = "--device", paramLabel = "DEVICE",
+            description = "auto (default: a GPU when DJL's PyTorch engine sees one, else the CPU), cpu, gpu or gpu:N.")
+    String device;
+
     @Override
     public Integer call() throws Exception {
         Map<String, String> explicit = new LinkedHashMap<>();
@@ -65,6 +69,7 @@ final class WorkerCommand implements Callable<Integer> {
         explicit.put("http.port", httpPort);
         explicit.put("teacher.model.dir", teacherModel);
         explicit.put("teacher.sample.share", teacherSampleShare);
+        explicit.put("device", device);
         WorkerMain.run(config, explicit);
         return 0;
     }

@@ -109,8 +109,13 @@ public final class ModelArtifact {
         return m;
     }
 
-    /** Loads and verifies an artifact. */
+    /** Loads and verifies an artifact on the engine's default device. */
     public static Loaded load(Path dir) {
+        return load(dir, null);
+    }
+
+    /** Loads and verifies an artifact on {@code device} (null: the engine's default). */
+    public static Loaded load(Path dir, ai.djl.Device device) {
         Manifest m = readManifest(dir);
         Path weightsFile = dir.resolve(m.weights().file());
         byte[] weights;
@@ -130,7 +135,7 @@ public final class ModelArtifact {
         }
         VitModel model;
         try {
-            model = VitModel.create(m.architecture(), m.sparsifier());
+            model = VitModel.create(m.architecture(), m.sparsifier(), false, device);
         } catch (IllegalArgumentException e) {
             throw new ArtifactException(dir.resolve(MANIFEST_FILE) + ": " + e.getMessage(), e);
         }

@@ -52,12 +52,21 @@ public final class VitModel implements AutoCloseable {
      * convolutions get Xavier initialisation instead (unit-scale image signal from the first step).
      */
     public static VitModel create(VitConfig config, SparsifierConfig sparsifier, boolean xavierConvolutions) {
+        return create(config, sparsifier, xavierConvolutions, null);
+    }
+
+    /**
+     * As {@link #create(VitConfig, SparsifierConfig, boolean)}, on {@code device} (null: the engine's default, a GPU
+     * when DJL's PyTorch engine sees one). Inputs made by {@link #logits} live on the same device.
+     */
+    public static VitModel create(VitConfig config, SparsifierConfig sparsifier, boolean xavierConvolutions,
+            ai.djl.Device device) {
         VisionTransformer network = VisionTransformer.builder().setConfig(config).optSparsifier(sparsifier).build();
         network.setInitializer(new TruncatedNormalInitializer(0.02f), Parameter.Type.WEIGHT);
         if (xavierConvolutions) {
             network.embedding().setInitializer(new XavierInitializer(), Parameter.Type.WEIGHT);
         }
-        Model model = Model.newInstance("vit");
+        Model model = device == null ? Model.newInstance("vit") : Model.newInstance("vit", device);
         model.setBlock(network);
         network.initialize(model.getNDManager(), DataType.FLOAT32, network.inputShape(1));
         return new VitModel(model, network);

@@ -152,16 +152,18 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
      * file), loads the dense teacher when teacher sampling is on, and starts following the control and model topics.
      */
     public static InferenceWorker create(WorkerConfig config, MeterRegistry registry) {
+        ai.djl.Device device = checkDevice(config.device());
+        log.info("worker {}: models run on {}", config.workerId(), device);
         ServingModel initial = null;
         ServingModel teacher = null;
         try {
             if (config.modelDir() != null) {
-                initial = new ServingModel(ModelArtifact.load(config.modelDir()));
+                initial = new ServingModel(ModelArtifact.load(config.modelDir(), config.device()));
                 initial.warmUp(config.batchMaxSize());
             }
             if (config.teacherSampleShare() > 0) {
                 // Loaded once, with the same verification as any served model (sha256, size, every weight shape).
-                teacher = new ServingModel(ModelArtifact.load(config.teacherModelDir()));
+                teacher = new ServingModel(ModelArtifact.load(config.teacherModelDir(), config.device()));
                 teacher.warmUp(config.batchMaxSize());
                 log.info("worker {}: dense teacher {} scores {} of inputs", config.workerId(), teacher.version(),
                         config.teacherSampleShare());
@@ -179,6 +181,24 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /**
+     * The device models will run on: the forced one, or DJL's default (a GPU when the PyTorch engine sees one).
+     *
+     * @throws io.vitstream.util.UserError when a GPU is forced that the engine does not see
+     */
+    static ai.djl.Device checkDevice(ai.djl.Device forced) {
+        ai.djl.engine.Engine engine = ai.djl.engine.Engine.getInstance();
+        if (forced == null) {
+            return engine.defaultDevice();
+        }
+        if (forced.isGpu() && forced.getDeviceId() >= engine.getGpuCount()) {
+            throw new io.vitstream.util.UserError("device " + forced + " is not available: DJL's " + engine.getEngineName()
+                    + " engine sees " + engine.getGpuCount() + " GPU(s) (this build bundles the CPU native library;"
+                    + " README, \"GPU\")");
+        }
+        return forced;
     }
 
     public WorkerMetrics metrics() {

@@ -340,7 +340,7 @@ final class ModelFollower implements AutoCloseable {
             Files.write(dir.resolve(m.weights().file()), weights.toByteArray());
             ServingModel model;
             try {
-                model = new ServingModel(ModelArtifact.load(dir)); // checks size, sha256, names and shapes
+                model = new ServingModel(ModelArtifact.load(dir, config.device())); // checks size, sha256, names, shapes
             } catch (ArtifactException e) {
                 String msg = e.getMessage();
                 refuse(version, msg.contains("sha256") || msg.contains("size") ? "checksum" : "invalid_weights", msg);

@@ -34,6 +34,8 @@ import java.util.Properties;
  * @param topK probabilities listed per prediction
  * @param teacherModelDir a local dense teacher model for agreement sampling (loaded only when the share is above 0)
  * @param teacherSampleShare share of inputs in [0, 1] also scored by the teacher at keep ratio 1.0 (0: off)
+ * @param device where models run: null for DJL's default (a GPU when the engine sees one, else the CPU), or a
+ *     forced {@code cpu} / {@code gpu:N}
  * @param kafka extra Kafka client settings
  */
 public record WorkerConfig(
@@ -51,6 +53,7 @@ public record WorkerConfig(
         int topK,
         Path teacherModelDir,
         double teacherSampleShare,
+        ai.djl.Device device,
         Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "VITSTREAM_";
@@ -125,6 +128,13 @@ public record WorkerConfig(
         if (share > 0 && teacher == null) {
             p.errors.add("teacher.sample.share is " + share + " but no teacher.model.dir (the dense teacher) is given");
         }
+        ai.djl.Device device = null;
+        String deviceName = p.string("device", "auto").trim();
+        try {
+            device = parseDevice(deviceName);
+        } catch (IllegalArgumentException e) {
+            p.errors.add(e.getMessage());
+        }
         Map<String, String> kafka = new LinkedHashMap<>();
         for (String k : settings.keySet()) {
             if (k.startsWith("kafka.")) {
@@ -141,7 +151,23 @@ public record WorkerConfig(
             throw new UserError("invalid worker configuration: " + String.join("; ", p.errors));
         }
         return new WorkerConfig(bootstrap, group, worker, batch, wait, maxBytes, maxPixels, modelDir, key, port,
-                heartbeat, topK, teacher, share, kafka);
+                heartbeat, topK, teacher, share, device, kafka);
+    }
+
+    /** {@code auto} (null: DJL's default device), {@code cpu}, {@code gpu} (index 0) or {@code gpu:N}. */
+    static ai.djl.Device parseDevice(String name) {
+        String n = name.toLowerCase(java.util.Locale.ROOT);
+        if (n.equals("auto")) {
+            return null;
+        }
+        if (n.equals("cpu")) {
+            return ai.djl.Device.cpu();
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("gpu(?::(\\d{1,3}))?").matcher(n);
+        if (m.matches()) {
+            return ai.djl.Device.gpu(m.group(1) == null ? 0 : Integer.parseInt(m.group(1)));
+        }
+        throw new IllegalArgumentException("device must be auto, cpu, gpu or gpu:N, got '" + name + "'");
     }
 
     private static String defaultWorkerId() {

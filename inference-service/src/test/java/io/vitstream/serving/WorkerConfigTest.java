@@ -28,6 +28,30 @@ class WorkerConfigTest {
     }
 
     @Test
+    void deviceIsDjlsDefaultUnlessForcedAndAnUnseenGpuIsRefused() throws Exception {
+        Path key = Files.writeString(tmp.resolve("k.pub"), "x");
+        Map<String, String> base = Map.of("bootstrap.servers", "h:9092", "model.public.key", key.toString());
+        assertThat(WorkerConfig.parse(base).device()).isNull();
+        assertThat(WorkerConfig.parseDevice("CPU")).isEqualTo(ai.djl.Device.cpu());
+        assertThat(WorkerConfig.parseDevice("gpu")).isEqualTo(ai.djl.Device.gpu(0));
+        assertThat(WorkerConfig.parseDevice("gpu:3")).isEqualTo(ai.djl.Device.gpu(3));
+        java.util.Map<String, String> bad = new java.util.HashMap<>(base);
+        bad.put("device", "tpu");
+        assertThatThrownBy(() -> WorkerConfig.parse(bad)).isInstanceOf(UserError.class)
+                .hasMessageContaining("device must be auto, cpu, gpu or gpu:N, got 'tpu'");
+
+        // auto resolves to what the engine reports; cpu is always there; a GPU index past the engine's count is
+        // refused with one line (on this CPU-only build every GPU index is).
+        ai.djl.engine.Engine engine = ai.djl.engine.Engine.getInstance();
+        assertThat(InferenceWorker.checkDevice(null)).isEqualTo(engine.defaultDevice());
+        assertThat(InferenceWorker.checkDevice(ai.djl.Device.cpu())).isEqualTo(ai.djl.Device.cpu());
+        ai.djl.Device unseen = ai.djl.Device.gpu(engine.getGpuCount());
+        assertThatThrownBy(() -> InferenceWorker.checkDevice(unseen)).isInstanceOf(UserError.class)
+                .hasMessageContaining("is not available")
+                .hasMessageContaining("sees " + engine.getGpuCount() + " GPU(s)");
+    }
+
+    @Test
     void environmentNamesMapToSettings() {
         assertThat(WorkerConfig.fromEnvironment(Map.of("KAFKA_BOOTSTRAP_SERVERS", "b:1", "VITSTREAM_BATCH_MAX_SIZE",
                 "8", "VITSTREAM_KAFKA_SASL_MECHANISM", "PLAIN", "VITSTREAM_JAVA_OPTS", "-Xmx1g", "PATH", "/bin")))
