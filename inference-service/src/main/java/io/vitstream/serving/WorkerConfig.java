@@ -1,17 +1,12 @@
 package io.vitstream.serving;
 
-import io.vitstream.util.UserError;
+import io.vitstream.util.Settings;
 import java.io.IOException;
-import java.io.Reader;
 import java.lang.management.ManagementFactory;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Properties;
+import java.util.Set;
 
 /**
  * Everything a worker is told, read once at start. Sources, later ones winning: defaults, a properties file,
@@ -57,7 +52,7 @@ public record WorkerConfig(
         Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "VITSTREAM_";
-    public static final String ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS";
+    public static final String ENV_BOOTSTRAP = Settings.ENV_BOOTSTRAP;
 
     public WorkerConfig {
         kafka = Map.copyOf(kafka);
@@ -65,50 +60,29 @@ public record WorkerConfig(
 
     /** Reads the process environment, the optional properties file and {@code explicit} (which win). */
     public static WorkerConfig load(Path propertiesFile, Map<String, String> explicit) {
-        Map<String, String> settings = new LinkedHashMap<>();
-        if (propertiesFile != null) {
-            Properties p = new Properties();
-            try (Reader r = Files.newBufferedReader(propertiesFile)) {
-                p.load(r);
-            } catch (IOException e) {
-                throw new UserError("cannot read worker config " + propertiesFile + ": " + e.getMessage(), e);
-            }
-            p.stringPropertyNames().forEach(k -> settings.put(k, p.getProperty(k).trim()));
-        }
-        settings.putAll(fromEnvironment(System.getenv()));
-        explicit.forEach((k, v) -> {
-            if (v != null) {
-                settings.put(k, v);
-            }
-        });
-        return parse(settings);
+        return parse(Settings.gather("worker", propertiesFile, fromEnvironment(System.getenv()), explicit));
     }
 
-    /** Settings named by environment variables: {@code VITSTREAM_A_B} is {@code a.b}. */
+    /**
+     * Settings named by environment variables: {@code VITSTREAM_A_B} is {@code a.b}; the launcher's own variables and
+     * the controller's ({@code VITSTREAM_CONTROLLER_*}) are not the worker's.
+     */
     static Map<String, String> fromEnvironment(Map<String, String> env) {
-        Map<String, String> out = new LinkedHashMap<>();
-        env.forEach((k, v) -> {
-            if (k.equals(ENV_BOOTSTRAP)) {
-                out.put("bootstrap.servers", v);
-            } else if (k.startsWith(ENV_PREFIX) && !k.equals("VITSTREAM_JAVA_OPTS") && !k.equals("VITSTREAM_LOG_LEVEL")
-                    && !k.equals("VITSTREAM_REBUILD") && !k.equals("VITSTREAM_DATA_DIR")) {
-                out.put(k.substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '.'), v);
-            }
-        });
-        return out;
+        return Settings.fromEnvironment(env, ENV_PREFIX, Set.of("VITSTREAM_JAVA_OPTS", "VITSTREAM_LOG_LEVEL",
+                "VITSTREAM_REBUILD", "VITSTREAM_DATA_DIR", "VITSTREAM_CONTROLLER_"));
     }
 
     /** Validates {@code settings}; unknown names are errors too (a typo must not pass silently). */
     public static WorkerConfig parse(Map<String, String> settings) {
-        Parser p = new Parser(settings);
+        Settings p = new Settings(settings);
         String bootstrap = p.string("bootstrap.servers", null);
         if (bootstrap == null || bootstrap.isBlank()) {
-            p.errors.add("bootstrap.servers is required (--bootstrap-servers or KAFKA_BOOTSTRAP_SERVERS)");
+            p.error("bootstrap.servers is required (--bootstrap-servers or KAFKA_BOOTSTRAP_SERVERS)");
         }
         String group = p.string("group.id", "vitstream-workers");
         String worker = p.string("worker.id", defaultWorkerId());
         if (worker.isBlank() || !worker.matches("[A-Za-z0-9._-]+")) {
-            p.errors.add("worker.id must be letters, digits, '.', '_' or '-', got '" + worker + "'");
+            p.error("worker.id must be letters, digits, '.', '_' or '-', got '" + worker + "'");
         }
         int batch = (int) p.number("batch.max.size", 32, 1, 4096);
         long wait = p.number("batch.max.wait.ms", 5, 0, 60_000);
@@ -117,7 +91,7 @@ public record WorkerConfig(
         Path modelDir = p.path("model.dir", true);
         Path key = p.path("model.public.key", true);
         if (modelDir == null && key == null) {
-            p.errors.add("give model.dir (a local model to serve) or model.public.key (to accept signed models from "
+            p.error("give model.dir (a local model to serve) or model.public.key (to accept signed models from "
                     + "the vit.models topic), or both");
         }
         int port = (int) p.number("http.port", 9400, -1, 65535);
@@ -126,30 +100,17 @@ public record WorkerConfig(
         Path teacher = p.path("teacher.model.dir", true);
         double share = p.share("teacher.sample.share");
         if (share > 0 && teacher == null) {
-            p.errors.add("teacher.sample.share is " + share + " but no teacher.model.dir (the dense teacher) is given");
+            p.error("teacher.sample.share is " + share + " but no teacher.model.dir (the dense teacher) is given");
         }
         ai.djl.Device device = null;
         String deviceName = p.string("device", "auto").trim();
         try {
             device = parseDevice(deviceName);
         } catch (IllegalArgumentException e) {
-            p.errors.add(e.getMessage());
+            p.error(e.getMessage());
         }
-        Map<String, String> kafka = new LinkedHashMap<>();
-        for (String k : settings.keySet()) {
-            if (k.startsWith("kafka.")) {
-                kafka.put(k.substring("kafka.".length()), settings.get(k));
-                p.used.add(k);
-            }
-        }
-        for (String k : settings.keySet()) {
-            if (!p.used.contains(k)) {
-                p.errors.add("unknown setting " + k);
-            }
-        }
-        if (!p.errors.isEmpty()) {
-            throw new UserError("invalid worker configuration: " + String.join("; ", p.errors));
-        }
+        Map<String, String> kafka = p.withPrefix("kafka.");
+        p.finish("worker");
         return new WorkerConfig(bootstrap, group, worker, batch, wait, maxBytes, maxPixels, modelDir, key, port,
                 heartbeat, topK, teacher, share, device, kafka);
     }
@@ -179,70 +140,5 @@ public record WorkerConfig(
         }
         String pid = ManagementFactory.getRuntimeMXBean().getName().split("@")[0];
         return (host + "-" + pid).replaceAll("[^A-Za-z0-9._-]", "-");
-    }
-
-    private static final class Parser {
-        final Map<String, String> settings;
-        final List<String> errors = new ArrayList<>();
-        final java.util.Set<String> used = new java.util.HashSet<>();
-
-        Parser(Map<String, String> settings) {
-            this.settings = settings;
-        }
-
-        String string(String name, String dflt) {
-            used.add(name);
-            String v = settings.get(name);
-            return v == null || v.isBlank() ? dflt : v.trim();
-        }
-
-        long number(String name, long dflt, long min, long max) {
-            String v = string(name, null);
-            if (v == null) {
-                return dflt;
-            }
-            try {
-                long n = Long.parseLong(v.replace("_", ""));
-                if (n < min || n > max) {
-                    errors.add(name + " must be between " + min + " and " + max + ", got " + n);
-                    return dflt;
-                }
-                return n;
-            } catch (NumberFormatException e) {
-                errors.add(name + " must be an integer, got '" + v + "'");
-                return dflt;
-            }
-        }
-
-        /** A share in [0, 1]; 0 when absent. */
-        double share(String name) {
-            String v = string(name, null);
-            if (v == null) {
-                return 0;
-            }
-            double d;
-            try {
-                d = Double.parseDouble(v);
-            } catch (NumberFormatException e) {
-                d = Double.NaN;
-            }
-            if (!(d >= 0 && d <= 1)) {
-                errors.add(name + " must be a number between 0 and 1, got '" + v + "'");
-                return 0;
-            }
-            return d;
-        }
-
-        Path path(String name, boolean mustExist) {
-            String v = string(name, null);
-            if (v == null) {
-                return null;
-            }
-            Path p = Path.of(v);
-            if (mustExist && !Files.exists(p)) {
-                errors.add(name + ": " + p + " does not exist");
-            }
-            return p;
-        }
     }
 }

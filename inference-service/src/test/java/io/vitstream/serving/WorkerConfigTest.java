@@ -54,7 +54,8 @@ class WorkerConfigTest {
     @Test
     void environmentNamesMapToSettings() {
         assertThat(WorkerConfig.fromEnvironment(Map.of("KAFKA_BOOTSTRAP_SERVERS", "b:1", "VITSTREAM_BATCH_MAX_SIZE",
-                "8", "VITSTREAM_KAFKA_SASL_MECHANISM", "PLAIN", "VITSTREAM_JAVA_OPTS", "-Xmx1g", "PATH", "/bin")))
+                "8", "VITSTREAM_KAFKA_SASL_MECHANISM", "PLAIN", "VITSTREAM_JAVA_OPTS", "-Xmx1g", "PATH", "/bin",
+                "VITSTREAM_CONTROLLER_ADMIN_TOKEN", "the controller's, in a shared environment")))
                 .containsExactlyInAnyOrderEntriesOf(Map.of("bootstrap.servers", "b:1", "batch.max.size", "8",
                         "kafka.sasl.mechanism", "PLAIN"));
     }

@@ -5,18 +5,10 @@ import io.vitstream.controller.pruner.PruneSettings;
 import io.vitstream.controller.pruner.Saliency;
 import io.vitstream.controller.stream.MetricsSettings;
 import java.time.Duration;
-import io.vitstream.util.UserError;
-import java.io.IOException;
-import java.io.Reader;
-import java.nio.file.Files;
+import io.vitstream.util.Settings;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Properties;
 import java.util.Set;
 
 /**
@@ -71,7 +63,7 @@ public record ControllerConfig(
         Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "VITSTREAM_CONTROLLER_";
-    public static final String ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS";
+    public static final String ENV_BOOTSTRAP = Settings.ENV_BOOTSTRAP;
 
     public ControllerConfig {
         policyOverrides = Map.copyOf(policyOverrides);
@@ -92,62 +84,39 @@ public record ControllerConfig(
 
     /** Reads the process environment, the optional properties file and {@code explicit} (which win). */
     public static ControllerConfig load(Path propertiesFile, Map<String, String> explicit) {
-        Map<String, String> settings = new LinkedHashMap<>();
-        if (propertiesFile != null) {
-            Properties p = new Properties();
-            try (Reader r = Files.newBufferedReader(propertiesFile)) {
-                p.load(r);
-            } catch (IOException e) {
-                throw new UserError("cannot read controller config " + propertiesFile + ": " + e.getMessage(), e);
-            }
-            p.stringPropertyNames().forEach(k -> settings.put(k, p.getProperty(k).trim()));
-        }
-        settings.putAll(fromEnvironment(System.getenv()));
-        explicit.forEach((k, v) -> {
-            if (v != null) {
-                settings.put(k, v);
-            }
-        });
-        return parse(settings);
+        return parse(Settings.gather("controller", propertiesFile, fromEnvironment(System.getenv()), explicit));
     }
 
+    /** Settings named by environment variables: {@code VITSTREAM_CONTROLLER_A_B} is {@code a.b}. */
     static Map<String, String> fromEnvironment(Map<String, String> env) {
-        Map<String, String> out = new LinkedHashMap<>();
-        env.forEach((k, v) -> {
-            if (k.equals(ENV_BOOTSTRAP)) {
-                out.put("bootstrap.servers", v);
-            } else if (k.startsWith(ENV_PREFIX)) {
-                out.put(k.substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '.'), v);
-            }
-        });
-        return out;
+        return Settings.fromEnvironment(env, ENV_PREFIX, Set.of());
     }
 
     /** Validates {@code settings}; unknown names are errors too (a typo must not pass silently). */
     public static ControllerConfig parse(Map<String, String> settings) {
-        Parser p = new Parser(settings);
+        Settings p = new Settings(settings);
         String bootstrap = p.string("bootstrap.servers", null);
         if (bootstrap == null) {
-            p.errors.add("bootstrap.servers is required (--bootstrap-servers or KAFKA_BOOTSTRAP_SERVERS)");
+            p.error("bootstrap.servers is required (--bootstrap-servers or KAFKA_BOOTSTRAP_SERVERS)");
         }
         String host = p.string("admin.host", "0.0.0.0");
         int port = (int) p.number("admin.port", 9500, 0, 65535);
         String token = p.string("admin.token", null);
         boolean insecure = p.bool("admin.insecure", false);
         if (token == null && !insecure) {
-            p.errors.add("admin.token is required (--admin-token-file, VITSTREAM_CONTROLLER_ADMIN_TOKEN or the config file); to run the admin"
+            p.error("admin.token is required (--admin-token-file, VITSTREAM_CONTROLLER_ADMIN_TOKEN or the config file); to run the admin"
                     + " API without authentication say so explicitly with admin.insecure=true (--insecure)");
         }
         if (token != null && insecure) {
-            p.errors.add("admin.token and admin.insecure=true together: give a token, or say insecure, not both");
+            p.error("admin.token and admin.insecure=true together: give a token, or say insecure, not both");
         }
         if (token != null && token.length() < 16) {
-            p.errors.add("admin.token must be at least 16 characters");
+            p.error("admin.token must be at least 16 characters");
         }
         Path key = p.path("signing.private.key", true);
         Path pub = p.path("signing.public.key", true);
         if (key != null && pub == null) {
-            p.errors.add("signing.private.key needs signing.public.key: a re-prune's parent fetched from vit.models"
+            p.error("signing.private.key needs signing.public.key: a re-prune's parent fetched from vit.models"
                     + " must verify before the controller signs what it makes from it");
         }
         Path work = p.path("work.dir", false);
@@ -174,7 +143,7 @@ public record ControllerConfig(
                     Duration.ofMillis(p.number("metrics.retention.ms", md.retention().toMillis(), 1,
                             30L * 86_400_000)));
         } catch (IllegalArgumentException e) {
-            p.errors.add("metrics: " + e.getMessage());
+            p.error("metrics: " + e.getMessage());
         }
         PruneSettings d = PruneSettings.defaults(Path.of("/usr/share/datasets/fashion-mnist"));
         Path dataDir = p.path("data.dir", false);
@@ -193,7 +162,7 @@ public record ControllerConfig(
                 (int) p.number("prune.patience", d.patience(), 1, 1000),
                 p.number("prune.seed", d.seed(), Long.MIN_VALUE, Long.MAX_VALUE));
         } catch (IllegalArgumentException e) {
-            p.errors.add("prune: " + e.getMessage());
+            p.error("prune: " + e.getMessage());
         }
         Saliency.Method saliency = Saliency.Method.OBD; // chosen on validation for models/pruned-50 (README)
         String sal = p.string("prune.saliency", null);
@@ -201,112 +170,20 @@ public record ControllerConfig(
             try {
                 saliency = Saliency.Method.parse(sal);
             } catch (IllegalArgumentException e) {
-                p.errors.add("prune.saliency: " + e.getMessage());
+                p.error("prune.saliency: " + e.getMessage());
             }
         }
-        Map<String, String> policy = new LinkedHashMap<>();
-        Map<String, String> kafka = new LinkedHashMap<>();
-        for (Map.Entry<String, String> e : settings.entrySet()) {
-            if (e.getKey().startsWith("policy.")) {
-                policy.put(e.getKey().substring("policy.".length()), e.getValue());
-                p.used.add(e.getKey());
-            } else if (e.getKey().startsWith("kafka.")) {
-                kafka.put(e.getKey().substring("kafka.".length()), e.getValue());
-                p.used.add(e.getKey());
-            }
-        }
+        Map<String, String> policy = p.withPrefix("policy.");
+        Map<String, String> kafka = p.withPrefix("kafka.");
         if (!policy.isEmpty()) {
             try {
                 PolicySettings.defaults().withSettings(policy);
             } catch (IllegalArgumentException e) {
-                p.errors.add(e.getMessage());
+                p.error(e.getMessage());
             }
         }
-        for (String k : settings.keySet()) {
-            if (!p.used.contains(k)) {
-                p.errors.add("unknown setting " + k);
-            }
-        }
-        if (!p.errors.isEmpty()) {
-            throw new UserError("invalid controller configuration: " + String.join("; ", p.errors));
-        }
+        p.finish("controller");
         return new ControllerConfig(bootstrap, host, port, token, insecure, key, pub, work, stateDir, appId, tick,
                 workerTimeout, history, partitions, replication, metrics, prune, saliency, policy, kafka);
-    }
-
-    private static final class Parser {
-        final Map<String, String> settings;
-        final List<String> errors = new ArrayList<>();
-        final Set<String> used = new HashSet<>();
-
-        Parser(Map<String, String> settings) {
-            this.settings = settings;
-        }
-
-        String string(String name, String dflt) {
-            used.add(name);
-            String v = settings.get(name);
-            return v == null || v.isBlank() ? dflt : v.trim();
-        }
-
-        long number(String name, long dflt, long min, long max) {
-            String v = string(name, null);
-            if (v == null) {
-                return dflt;
-            }
-            try {
-                long n = Long.parseLong(v.replace("_", ""));
-                if (n < min || n > max) {
-                    errors.add(name + " must be between " + min + " and " + max + ", got " + n);
-                    return dflt;
-                }
-                return n;
-            } catch (NumberFormatException e) {
-                errors.add(name + " must be an integer, got '" + v + "'");
-                return dflt;
-            }
-        }
-
-        double decimal(String name, double dflt, double min, double max) {
-            String v = string(name, null);
-            if (v == null) {
-                return dflt;
-            }
-            try {
-                double n = Double.parseDouble(v);
-                if (!(n >= min && n <= max)) {
-                    errors.add(name + " must be between " + min + " and " + max + ", got " + v);
-                    return dflt;
-                }
-                return n;
-            } catch (NumberFormatException e) {
-                errors.add(name + " must be a number, got '" + v + "'");
-                return dflt;
-            }
-        }
-
-        boolean bool(String name, boolean dflt) {
-            String v = string(name, null);
-            if (v == null) {
-                return dflt;
-            }
-            if (v.equalsIgnoreCase("true") || v.equalsIgnoreCase("false")) {
-                return Boolean.parseBoolean(v.toLowerCase(Locale.ROOT));
-            }
-            errors.add(name + " must be true or false, got '" + v + "'");
-            return dflt;
-        }
-
-        Path path(String name, boolean mustExist) {
-            String v = string(name, null);
-            if (v == null) {
-                return null;
-            }
-            Path p = Path.of(v);
-            if (mustExist && !Files.exists(p)) {
-                errors.add(name + ": " + p + " does not exist");
-            }
-            return p;
-        }
     }
 }
