@@ -62,10 +62,8 @@ public final class PruneJob {
         PruneSettings s = request.settings();
         long started = System.nanoTime();
         Seeds.seedAll(s.seed());
-        LabeledImages all = FashionMnist.load(s.dataDir(), FashionMnist.Split.TRAIN);
-        DataSplit split = DataSplit.of(all, s.validationImages(), s.trainImages() == 0 ? null : s.trainImages(),
-                s.seed());
-        LabeledImages calibration = split.train().limit(Math.min(s.calibrationImages(), split.train().count()));
+        DataSplit split = split(s);
+        LabeledImages calibration = calibration(split, s);
         try (ModelArtifact.Loaded parent = ModelArtifact.load(request.parent())) {
             Manifest pm = parent.manifest();
             InputSpec input = pm.input();
@@ -142,8 +140,20 @@ public final class PruneJob {
 
     /** The calibration slice of the training split that {@link #run} uses for {@code settings}. */
     public static LabeledImages calibrationSet(PruneSettings s) {
-        DataSplit split = DataSplit.of(FashionMnist.load(s.dataDir(), FashionMnist.Split.TRAIN), s.validationImages(),
+        return calibration(split(s), s);
+    }
+
+    /** Validation and fine-tuning images: the same seeded split of the training data as training uses. */
+    private static DataSplit split(PruneSettings s) {
+        return DataSplit.of(FashionMnist.load(s.dataDir(), FashionMnist.Split.TRAIN), s.validationImages(),
                 s.trainImages() == 0 ? null : s.trainImages(), s.seed());
+    }
+
+    /**
+     * The first images of the fine-tuning part: training data (the parent has seen them), never the validation
+     * images that choices are made on, never the test set.
+     */
+    private static LabeledImages calibration(DataSplit split, PruneSettings s) {
         return split.train().limit(Math.min(s.calibrationImages(), split.train().count()));
     }
 
