@@ -1,5 +1,6 @@
 package io.vitstream.cli;
 
+import io.vitstream.util.FileTrees;
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.controller.pruner.ModelSlicer;
 import io.vitstream.controller.pruner.PruneJob;
@@ -204,7 +205,7 @@ final class BenchPruneCommand implements Callable<Integer> {
                 out.flush();
             }
         } finally {
-            deleteQuietly(work);
+            FileTrees.deleteQuietly(work);
         }
         out.println();
         out.println("| saliency | MFLOPs/image | blocks kept | test acc sliced | test acc fine-tuned | val acc sliced | "
@@ -224,13 +225,5 @@ final class BenchPruneCommand implements Callable<Integer> {
                     r.best(), r.accuracy(), String.format(Locale.ROOT, "%.1f", r.policy().keepRatio())))));
         }
         p.write(plot);
-    }
-
-    private static void deleteQuietly(Path dir) {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (java.io.IOException e) {
-            // temporary files only
-        }
     }
 }

@@ -1,5 +1,6 @@
 package io.vitstream.cli;
 
+import io.vitstream.util.FileTrees;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vitstream.artifact.ModelArtifact;
@@ -29,7 +30,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Base64;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -85,7 +85,7 @@ final class LocalServing implements AutoCloseable {
         try {
             broker = KafkaBroker.start(4);
         } catch (UncheckedIOException e) {
-            deleteRecursively(tmp);
+            FileTrees.deleteQuietly(tmp);
             throw new UserError(e.getMessage(), e);
         }
         try {
@@ -119,7 +119,7 @@ final class LocalServing implements AutoCloseable {
             return new LocalServing(broker, worker, http, pub.version(), tmp, loop);
         } catch (IOException | RuntimeException e) {
             broker.close();
-            deleteRecursively(tmp);
+            FileTrees.deleteQuietly(tmp);
             throw e;
         }
     }
@@ -229,15 +229,7 @@ final class LocalServing implements AutoCloseable {
         } finally {
             http.close();
             broker.close();
-            deleteRecursively(tmp);
-        }
-    }
-
-    private static void deleteRecursively(Path dir) {
-        try (var s = Files.walk(dir)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException e) {
-            // a temporary directory: nothing else to do
+            FileTrees.deleteQuietly(tmp);
         }
     }
 }

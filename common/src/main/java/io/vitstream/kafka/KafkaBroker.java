@@ -1,5 +1,6 @@
 package io.vitstream.kafka;
 
+import io.vitstream.util.FileTrees;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -8,12 +9,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.common.Uuid;
@@ -87,7 +86,7 @@ public final class KafkaBroker implements AutoCloseable {
             if (process != null) {
                 process.destroyForcibly();
             }
-            deleteRecursively(dir);
+            FileTrees.deleteQuietly(dir);
             throw new UncheckedIOException("cannot start the Kafka broker: " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -233,14 +232,6 @@ public final class KafkaBroker implements AutoCloseable {
         } catch (IllegalStateException ignored) {
             // Already shutting down: the hook runs anyway.
         }
-        deleteRecursively(dir);
-    }
-
-    private static void deleteRecursively(Path root) {
-        try (Stream<Path> s = Files.walk(root)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // Best effort: a leftover temp directory is harmless.
-        }
+        FileTrees.deleteQuietly(dir);
     }
 }

@@ -1,5 +1,6 @@
 package io.vitstream.serving;
 
+import io.vitstream.util.FileTrees;
 import io.vitstream.artifact.ArtifactException;
 import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
@@ -19,7 +20,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,7 +31,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -360,7 +359,7 @@ final class ModelFollower implements AutoCloseable {
             refuse(version, "load_error", e.toString());
         } finally {
             if (dir != null) {
-                deleteQuietly(dir);
+                FileTrees.deleteQuietly(dir);
             }
             loading = null;
         }
@@ -414,14 +413,6 @@ final class ModelFollower implements AutoCloseable {
                     }
                 });
         nextHeartbeat = System.currentTimeMillis() + config.heartbeatMs();
-    }
-
-    private static void deleteQuietly(Path dir) {
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // a leftover temp dir is harmless
-        }
     }
 
     /** Stops following, closes any model not yet taken and sends a last "stopped" heartbeat. */

@@ -1,17 +1,10 @@
 package io.vitstream.serving;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.vitstream.artifact.Manifest;
-import io.vitstream.artifact.ModelArtifact;
-import io.vitstream.data.InputSpec;
-import io.vitstream.kafka.ControlMessage;
+import io.vitstream.testing.TestModels;
 import io.vitstream.kafka.KafkaBroker;
-import io.vitstream.kafka.ModelRecords;
-import io.vitstream.kafka.Publisher;
 import io.vitstream.model.VitConfig;
-import io.vitstream.model.VitModel;
 import io.vitstream.signing.ModelSigning;
-import io.vitstream.util.Seeds;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -22,7 +15,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
-import java.util.stream.IntStream;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -37,21 +29,14 @@ import org.apache.kafka.common.serialization.StringSerializer;
 
 /** Test plumbing around a real broker: tiny real models, signed publication, workers in threads, topic readers. */
 final class TestKafka {
-    static final VitConfig TINY = VitConfig.uniform(28, 1, 7, 0, 16, 2, 2, 32, 10);
-    static final List<String> CLASSES = IntStream.range(0, 10).mapToObj(i -> "class-" + i).toList();
+    static final VitConfig TINY = TestModels.TINY;
+    static final List<String> CLASSES = TestModels.CLASSES;
 
     private TestKafka() {}
 
     /** A real tiny model artifact with random weights from {@code seed}. */
     static Path tinyModel(Path root, String version, int seed) {
-        Path dir = root.resolve(version);
-        Seeds.seedAll(seed);
-        try (VitModel model = VitModel.create(TINY)) {
-            ModelArtifact.save(dir, model, new Manifest(Manifest.FORMAT_VERSION, version, null, TINY, CLASSES,
-                    InputSpec.fashionMnist(), 0, 0, null, null, Map.of("note", "test"), null,
-                    "2026-11-28T00:00:00Z"));
-        }
-        return dir;
+        return TestModels.tiny(root, version, null, seed);
     }
 
     static Path writeKeys(KeyPair pair, Path dir) throws Exception {
@@ -60,12 +45,11 @@ final class TestKafka {
     }
 
     static void publish(KafkaBroker broker, Path modelDir, KeyPair keys) {
-        Publisher.publishModel(broker.clientConfig(),
-                ModelRecords.fromArtifact(modelDir, keys.getPrivate(), 4096)); // small chunks: several per model
+        TestModels.publish(broker, modelDir, keys); // small chunks: several per model
     }
 
     static void activate(KafkaBroker broker, String version, double keepRatio) {
-        Publisher.setControl(broker.clientConfig(), ControlMessage.active(version, keepRatio));
+        TestModels.activate(broker, version, keepRatio);
     }
 
     static WorkerConfig workerConfig(KafkaBroker broker, String workerId, Path publicKey, Map<String, String> extra) {

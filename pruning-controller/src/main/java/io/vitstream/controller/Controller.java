@@ -1,5 +1,6 @@
 package io.vitstream.controller;
 
+import io.vitstream.util.FileTrees;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.javalin.Javalin;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -37,7 +38,6 @@ import io.vitstream.kafka.Publisher;
 import io.vitstream.kafka.Topics;
 import io.vitstream.kafka.WorkerStatus;
 import io.vitstream.signing.ModelSigning;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.PrivateKey;
@@ -64,7 +64,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.streams.KafkaStreams;
 import org.slf4j.Logger;
@@ -390,7 +389,7 @@ public final class Controller implements AdminOps, AutoCloseable {
         Path outDir = config.workDir().resolve("models").resolve(newVersion);
         return jobs.start(parent, newVersion, ratio, reason, () -> {
             ModelFetcher.fetch(client, parent, parentDir, publicKey);
-            deleteRecursively(outDir);
+            FileTrees.delete(outDir);
             return new PruneRequest(parentDir, outDir, newVersion, ratio, config.saliency(), config.prune());
         }, (manager, finished) -> loop.execute(() -> jobDone(finished)));
     }
@@ -799,17 +798,6 @@ public final class Controller implements AdminOps, AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
-        }
-    }
-
-    private static void deleteRecursively(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException("cannot clear " + dir + ": " + e.getMessage(), e);
         }
     }
 }

@@ -10,6 +10,7 @@ import io.vitstream.controller.job.PruneRunner;
 import io.vitstream.controller.policy.Decision;
 import io.vitstream.controller.policy.Rule;
 import io.vitstream.controller.stream.MetricsView;
+import io.vitstream.testing.TestModels;
 import io.vitstream.kafka.ControlMessage;
 import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.signing.ModelSigning;
@@ -93,14 +94,7 @@ class AdminApiTest {
             TestModels.publish(broker, TestModels.tiny(tmp, "v1", "v0", 2), keys);
             TestModels.activate(broker, "v1", 0.9);
 
-            Map<String, String> s = new LinkedHashMap<>();
-            s.put("bootstrap.servers", broker.bootstrapServers());
-            s.put("admin.token", TOKEN);
-            s.put("admin.port", "0");
-            s.put("admin.host", "127.0.0.1");
-            s.put("signing.private.key", tmp.resolve("keys").resolve(ModelSigning.PRIVATE_KEY_FILE).toString());
-            s.put("signing.public.key", tmp.resolve("keys").resolve(ModelSigning.PUBLIC_KEY_FILE).toString());
-            s.put("work.dir", tmp.resolve("work").toString());
+            Map<String, String> s = TestControllers.settings(broker, TOKEN, tmp.resolve("keys"), tmp.resolve("work"));
             s.put("policy.enabled", "false");
             ControllerConfig config = ControllerConfig.parse(s);
             PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);

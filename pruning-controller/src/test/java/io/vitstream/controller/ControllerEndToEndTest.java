@@ -17,6 +17,7 @@ import io.vitstream.data.FashionMnist;
 import io.vitstream.data.InputSpec;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.evaluation.Evaluator;
+import io.vitstream.testing.TestModels;
 import io.vitstream.kafka.ControlMessage;
 import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.Labels;
@@ -35,7 +36,6 @@ import java.io.ByteArrayOutputStream;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -103,14 +103,8 @@ class ControllerEndToEndTest {
         try (KafkaBroker broker = KafkaBroker.start(2)) {
             TestModels.publish(broker, v1, keys);
             TestModels.activate(broker, "v1", 1.0);
-            Map<String, String> s = new LinkedHashMap<>();
-            s.put("bootstrap.servers", broker.bootstrapServers());
-            s.put("admin.token", TOKEN);
-            s.put("admin.port", "0");
-            s.put("admin.host", "127.0.0.1");
-            s.put("signing.private.key", tmp.resolve("keys").resolve(ModelSigning.PRIVATE_KEY_FILE).toString());
-            s.put("signing.public.key", tmp.resolve("keys").resolve(ModelSigning.PUBLIC_KEY_FILE).toString());
-            s.put("work.dir", tmp.resolve("controller").toString());
+            Map<String, String> s = TestControllers.settings(broker, TOKEN, tmp.resolve("keys"),
+                    tmp.resolve("controller"));
             s.put("metrics.slice.ms", "1000");
             s.put("metrics.join.window.ms", "5000");
             s.put("metrics.join.grace.ms", "1000");

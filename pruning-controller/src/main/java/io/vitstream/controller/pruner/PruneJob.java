@@ -1,5 +1,6 @@
 package io.vitstream.controller.pruner;
 
+import io.vitstream.util.FileTrees;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import io.vitstream.artifact.Manifest;
@@ -21,7 +22,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -114,7 +114,7 @@ public final class PruneJob {
                 recipe.put("wall_seconds", Math.round((System.nanoTime() - started) / 1e9));
                 progress.update("save", 0.98, "writing " + request.out());
                 Manifest written = ModelArtifact.save(request.out(), student, draft.withAccuracy(testAcc, valAfter));
-                deleteRecursively(request.out().resolve("checkpoint"));
+                FileTrees.delete(request.out().resolve("checkpoint"));
                 progress.update("done", 1.0, String.format(Locale.ROOT,
                         "%s: FLOPs %.1f%% of %s, validation accuracy %.4f (before fine-tune %.4f), test %.4f",
                         request.newVersion(), 100 * plan.flopsRatio(), pm.version(), valAfter, valBefore, testAcc));
@@ -318,18 +318,5 @@ public final class PruneJob {
         out.put("spearman_taylor_obd", Ranks.spearman(scores.taylor(), scores.obd()));
         out.put("spearman_fisher_obd", Ranks.spearman(scores.fisher(), scores.obd()));
         return out;
-    }
-
-    private static void deleteRecursively(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot remove " + dir + ": " + e.getMessage(), e);
-        }
     }
 }

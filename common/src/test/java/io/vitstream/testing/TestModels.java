@@ -1,4 +1,4 @@
-package io.vitstream.controller;
+package io.vitstream.testing;
 
 import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
@@ -17,7 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.IntStream;
 
-/** Tiny real model artifacts for controller tests, and their signed publication. */
+/** Tiny real model artifacts for every module's tests, their signed publication and activation on a real broker. */
 public final class TestModels {
     public static final VitConfig TINY = VitConfig.uniform(28, 1, 7, 0, 16, 2, 2, 32, 10);
     public static final List<String> CLASSES = IntStream.range(0, 10).mapToObj(i -> "class-" + i).toList();
