@@ -4,6 +4,8 @@ import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
+import io.vitstream.serving.WorkerMetrics;
+import io.vitstream.serving.WorkerMetrics.Phase;
 import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.util.UserError;
 import java.io.PrintWriter;
@@ -12,8 +14,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -35,6 +39,14 @@ import picocli.CommandLine.Model.CommandSpec;
             "latency p50/p95/p99 at 50% and 90% of the saturation rate."
         })
 final class BenchServeCommand implements Callable<Integer> {
+    /**
+     * The benchmark's own reader of predictions shares the cores: it fetches in bulk (up to 100 ms late) rather than
+     * record by record, so the broker spends less on it. Latency figures come from the predictions' own end-to-end
+     * times (worker clock), not from when this reader sees them.
+     */
+    private static final Map<String, Object> READER = Map.of(
+            ConsumerConfig.FETCH_MIN_BYTES_CONFIG, 256 * 1024, ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 100);
+
     @Spec
     CommandSpec spec;
 
@@ -46,11 +58,19 @@ final class BenchServeCommand implements Callable<Integer> {
             description = "Worker batch limits to measure (default: ${DEFAULT-VALUE}).")
     List<Integer> batchLimits;
 
-    @Option(names = "--images", defaultValue = "3000", description = "Images at saturation per row (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--images", defaultValue = "5000", description = "Images at saturation per row (default: ${DEFAULT-VALUE}).")
     int images;
+
+    @Option(names = "--warm-up-images", defaultValue = "20000",
+            description = "Images served at saturation before measuring, per row (default: ${DEFAULT-VALUE}).")
+    int warmUpImages;
 
     @Option(names = "--keep-ratio", defaultValue = "1.0", description = "Keep ratio served (default: ${DEFAULT-VALUE}).")
     double keepRatio;
+
+    @Option(names = "--inference-lanes", defaultValue = "0",
+            description = "Worker lanes (default 0: one per core, as the worker's default).")
+    int lanes;
 
     @Mixin
     DataOptions data;
@@ -60,10 +80,19 @@ final class BenchServeCommand implements Callable<Integer> {
         if (images < 100) {
             throw new UserError("--images must be at least 100, got " + images);
         }
+        if (warmUpImages < 0) {
+            throw new UserError("--warm-up-images must be 0 or more, got " + warmUpImages);
+        }
+        if (lanes < 0) {
+            throw new UserError("--inference-lanes must be 0 (one per core) or more, got " + lanes);
+        }
+        int laneCount = lanes > 0 ? lanes : Runtime.getRuntime().availableProcessors();
         KeepPolicy policy = new KeepPolicy(keepRatio, KeepPolicy.Method.LEARNED, false);
         data.checkAvailable();
         PrintWriter out = spec.commandLine().getOut();
         List<String> rows = new ArrayList<>();
+        List<String> phaseRows = new ArrayList<>();
+        List<String> cpuRows = new ArrayList<>();
         try (ModelArtifact.Loaded loaded = ModelArtifact.load(model)) {
             KeepPolicy local = loaded.manifest().sparsifier() != null || policy.isDense() ? policy
                     : new KeepPolicy(keepRatio, KeepPolicy.Method.CLS_ATTENTION, false);
@@ -76,38 +105,108 @@ final class BenchServeCommand implements Callable<Integer> {
                 if (b < 1) {
                     throw new UserError("--batch-max-size values must be positive, got " + b);
                 }
-                double modelOnly = Throughput.imagesPerSecond(loaded.model(), loaded.manifest().input(), test, b, 3,
-                        local);
-                try (LocalServing serving = LocalServing.start(model, keepRatio, b, bootstrap -> { });
+                // The baseline is the better of the two ways to run the model alone: one stream of forward passes
+                // over every core, or as many streams as the worker has lanes.
+                double oneStream = Throughput.imagesPerSecond(loaded.model(), loaded.manifest().input(), test, b, 3,
+                        local, 1);
+                double inLanes = Throughput.imagesPerSecond(loaded.model(), loaded.manifest().input(), test, b, 3,
+                        local, laneCount);
+                double modelOnly = Math.max(oneStream, inLanes);
+                try (LocalServing serving = LocalServing.start(model, keepRatio, b,
+                        Map.of("inference.lanes", String.valueOf(laneCount)), bootstrap -> { });
                         KafkaProducer<String, byte[]> producer = serving.producer();
-                        KafkaConsumer<String, byte[]> predictions = serving.consumer(Topics.PREDICTIONS)) {
+                        KafkaConsumer<String, byte[]> predictions = serving.consumer(Topics.PREDICTIONS, READER)) {
                     String run = UUID.randomUUID().toString().substring(0, 8);
-                    send(producer, pngs, run + "-warm", Math.min(500, images), 0); // JIT and first-batch warm-up
-                    LocalServing.collect(predictions, new ArrayList<>(), Math.min(500, images), Duration.ofMinutes(5));
+                    // Warm-up at saturation: the JIT compiles the Kafka clients', JSON and decoding paths, in this
+                    // process and the broker's (with 500 warm-up images its threads took a third of a core during
+                    // the measurement; with 20,000 under a tenth).
+                    send(producer, pngs, run + "-warm", warmUpImages, 0);
+                    LocalServing.collect(predictions, new ArrayList<>(), warmUpImages, Duration.ofMinutes(10));
                     List<Prediction> sat = new ArrayList<>();
+                    WorkerMetrics wm = serving.worker.metrics();
+                    long[] phasesBefore = phaseNanos(wm);
+                    Map<String, Double> cpuBefore = ThreadCpu.byName();
+                    double brokerBefore = serving.broker.cpuTime().toNanos() / 1e9;
                     long start = System.nanoTime();
                     send(producer, pngs, run + "-sat", images, 0);
                     LocalServing.collect(predictions, sat, images, Duration.ofMinutes(10));
-                    double served = images / ((System.nanoTime() - start) / 1e9);
+                    long wall = System.nanoTime() - start;
+                    double served = images / (wall / 1e9);
+                    long[] phasesAfter = phaseNanos(wm);
+                    cpuRows.add(cpuRow(b, wall / 1e9, ThreadCpu.since(cpuBefore, ThreadCpu.byName(), 0.05),
+                            serving.broker.cpuTime().toNanos() / 1e9 - brokerBefore));
+                    StringBuilder phaseRow = new StringBuilder(String.format(Locale.ROOT, "| %d |", b));
+                    long accounted = 0;
+                    for (Phase ph : Phase.values()) {
+                        long ns = phasesAfter[ph.ordinal()] - phasesBefore[ph.ordinal()];
+                        // The forward pass runs on the lanes, everything else on the loop thread.
+                        double of = ph == Phase.FORWARD ? (double) wall * laneCount : wall;
+                        accounted += ph == Phase.FORWARD ? 0 : ns;
+                        phaseRow.append(String.format(Locale.ROOT, " %.3f (%.0f%%) |", ns / 1e6 / images,
+                                100.0 * ns / of));
+                    }
+                    phaseRow.append(String.format(Locale.ROOT, " %.3f (%.0f%%) |", (wall - accounted) / 1e6 / images,
+                            100.0 * (wall - accounted) / wall));
+                    phaseRows.add(phaseRow.toString());
                     String at50 = latencies(producer, predictions, pngs, run + "-50", images / 2, 0.5 * served);
                     String at90 = latencies(producer, predictions, pngs, run + "-90", images / 2, 0.9 * served);
-                    String row = String.format(Locale.ROOT, "| %d | %.0f | %.0f | %.2f | %s | %s | %s |", b, modelOnly,
-                            served, served / modelOnly, percentiles(sat), at50, at90);
+                    String row = String.format(Locale.ROOT, "| %d | %.0f | %.0f | %.0f | %.2f | %s | %s | %s |", b,
+                            oneStream, inLanes, served, served / modelOnly, percentiles(sat), at50, at90);
                     rows.add(row);
                     out.println("measured batch limit " + b);
                     out.flush();
                 }
             }
             out.printf(Locale.ROOT, "%nmodel %s, keep ratio %.2f, %d cores shared by broker, worker and producer; "
-                    + "PNG inputs; one run%n%n", loaded.manifest().version(), keepRatio,
-                    Runtime.getRuntime().availableProcessors());
-            out.println("| batch limit | model-only images/s | served images/s (saturation) | served / model-only | "
-                    + "e2e ms p50/p95/p99 at saturation | at 50% load | at 90% load |");
-            out.println("|---:|---:|---:|---:|---|---|---|");
+                    + "worker with %d inference lane(s); PNG inputs; one run%n%n", loaded.manifest().version(),
+                    keepRatio, Runtime.getRuntime().availableProcessors(), laneCount);
+            out.printf(Locale.ROOT, "| batch limit | model-only images/s, 1 stream | model-only, %d streams | served "
+                    + "images/s (saturation) | served / best model-only | e2e ms p50/p95/p99 at saturation | "
+                    + "at 50%% load | at 90%% load |%n", laneCount);
+            out.println("|---:|---:|---:|---:|---:|---|---|---|");
             rows.forEach(out::println);
+            out.println();
+            out.println("Where the worker's time goes in the saturation run, ms per image: forward on the lanes (share of");
+            out.println("lanes x wall time), the other phases on the loop thread (share of wall time); 'other' is the loop");
+            out.println("thread outside its phases (between batches, the run's start and end).");
+            out.println();
+            StringBuilder header = new StringBuilder("| batch limit |");
+            StringBuilder rule = new StringBuilder("|---:|");
+            for (Phase ph : Phase.values()) {
+                header.append(' ').append(ph.name().toLowerCase(Locale.ROOT)).append(" |");
+                rule.append("---:|");
+            }
+            out.println(header.append(" other |"));
+            out.println(rule.append("---:|"));
+            phaseRows.forEach(out::println);
+            out.println();
+            out.printf(Locale.ROOT, "CPU seconds used during the saturation run, of %d cores x wall time: the broker process,"
+                    + " and this process's threads by name%n(the worker loop's thread and PyTorch's intra-op pool it"
+                    + " started share its name, '%s'; 'main' is the benchmark's producer and reader)%n%n",
+                    Runtime.getRuntime().availableProcessors(), LocalServing.WORKER_THREAD);
+            cpuRows.forEach(out::println);
         }
         out.flush();
         return 0;
+    }
+
+    private static String cpuRow(int batch, double wallSeconds, Map<String, Double> threads, double broker) {
+        double capacity = wallSeconds * Runtime.getRuntime().availableProcessors();
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
+                "batch limit %d: wall %.1f s, capacity %.1f CPU s; broker %.1f (%.0f%%)", batch, wallSeconds, capacity,
+                broker, 100 * broker / capacity));
+        threads.entrySet().stream().sorted(Map.Entry.<String, Double>comparingByValue().reversed())
+                .forEach(e -> sb.append(String.format(Locale.ROOT, ", %s %.1f (%.0f%%)", e.getKey(), e.getValue(),
+                        100 * e.getValue() / capacity)));
+        return sb.toString();
+    }
+
+    private static long[] phaseNanos(WorkerMetrics metrics) {
+        long[] out = new long[Phase.values().length];
+        for (Phase ph : Phase.values()) {
+            out[ph.ordinal()] = metrics.phaseNanos(ph);
+        }
+        return out;
     }
 
     private static void send(KafkaProducer<String, byte[]> producer, List<byte[]> pngs, String prefix, int n,

@@ -51,6 +51,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * controller ({@link #startController}).
  */
 final class LocalServing implements AutoCloseable {
+    /** Name of the worker loop's thread. */
+    static final String WORKER_THREAD = "inference-local";
     final KafkaBroker broker;
     final InferenceWorker worker;
     final HttpEndpoints http;
@@ -114,7 +116,7 @@ final class LocalServing implements AutoCloseable {
             registry.config().commonTags("worker", config.workerId());
             InferenceWorker worker = InferenceWorker.create(config, registry);
             HttpEndpoints http = HttpEndpoints.start(0, registry, worker);
-            Thread loop = new Thread(worker, "inference-local");
+            Thread loop = new Thread(worker, WORKER_THREAD);
             loop.start();
             return new LocalServing(broker, worker, http, pub.version(), tmp, loop);
         } catch (IOException | RuntimeException e) {
@@ -175,7 +177,13 @@ final class LocalServing implements AutoCloseable {
 
     /** A read_committed consumer of {@code topic} from the beginning, in a group of its own. */
     KafkaConsumer<String, byte[]> consumer(String topic) {
+        return consumer(topic, Map.of());
+    }
+
+    /** As above with further consumer settings (fetch sizes ...). */
+    KafkaConsumer<String, byte[]> consumer(String topic, Map<String, Object> settings) {
         Map<String, Object> c = new LinkedHashMap<>(broker.clientConfig());
+        c.putAll(settings);
         c.put(ConsumerConfig.GROUP_ID_CONFIG, "local-reader-" + topic + "-" + UUID.randomUUID());
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");

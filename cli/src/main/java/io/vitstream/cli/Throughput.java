@@ -4,6 +4,12 @@ import io.vitstream.data.InputSpec;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.model.VitModel;
 import io.vitstream.sparsity.KeepPolicy;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /** Images/s of a model on real images at a fixed batch size, for benchmark tables (never for tests). */
 final class Throughput {
@@ -14,6 +20,48 @@ final class Throughput {
      * beforehand so the figure is preprocessing-free forward passes.
      */
     static double imagesPerSecond(VitModel model, InputSpec input, LabeledImages data, int batch, double seconds,
+            KeepPolicy policy) {
+        return imagesPerSecond(model, input, data, batch, seconds, policy, 1);
+    }
+
+    /**
+     * As above with {@code streams} threads running forward passes side by side on the same model, as a worker's
+     * inference lanes do, each with cores / streams intra-op threads (restored after).
+     */
+    static double imagesPerSecond(VitModel model, InputSpec input, LabeledImages data, int batch, double seconds,
+            KeepPolicy policy, int streams) {
+        int before = VitModel.intraOpThreads();
+        VitModel.setIntraOpThreads(Math.max(1, Runtime.getRuntime().availableProcessors() / streams));
+        if (streams == 1) {
+            try {
+                return oneStream(model, input, data, batch, seconds, policy);
+            } finally {
+                VitModel.setIntraOpThreads(before);
+            }
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(streams);
+        try {
+            List<Future<Double>> each = new ArrayList<>();
+            for (int i = 0; i < streams; i++) {
+                each.add(pool.submit(() -> oneStream(model, input, data, batch, seconds, policy)));
+            }
+            double total = 0;
+            for (Future<Double> f : each) {
+                total += f.get();
+            }
+            return total;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("forward pass failed", e.getCause());
+        } finally {
+            pool.shutdown();
+            VitModel.setIntraOpThreads(before);
+        }
+    }
+
+    private static double oneStream(VitModel model, InputSpec input, LabeledImages data, int batch, double seconds,
             KeepPolicy policy) {
         int[] order = new int[batch];
         float[][] inputs = new float[8][];

@@ -41,6 +41,10 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--batch-max-wait-ms", description = "Longest wait after a batch's first record (default: 5).")
     String batchMaxWaitMs;
 
+    @Option(names = "--inference-lanes", paramLabel = "N",
+            description = "Forward passes run side by side (default 0: one per core on a CPU, one on a GPU).")
+    String inferenceLanes;
+
     @Option(names = "--http-port", description = "Port of /metrics, /health, /ready (default 9400; 0 any; -1 none).")
     String httpPort;
 
@@ -66,6 +70,7 @@ final class WorkerCommand implements Callable<Integer> {
         explicit.put("group.id", groupId);
         explicit.put("batch.max.size", batchMaxSize);
         explicit.put("batch.max.wait.ms", batchMaxWaitMs);
+        explicit.put("inference.lanes", inferenceLanes);
         explicit.put("http.port", httpPort);
         explicit.put("teacher.model.dir", teacherModel);
         explicit.put("teacher.sample.share", teacherSampleShare);

@@ -215,6 +215,11 @@ public final class KafkaBroker implements AutoCloseable {
         }
     }
 
+    /** CPU time the broker process has used so far (zero where the platform does not report it). */
+    public java.time.Duration cpuTime() {
+        return process.info().totalCpuDuration().orElse(java.time.Duration.ZERO);
+    }
+
     /** Stops the broker (SIGTERM, then a hard kill after 30 s) and deletes its directory. */
     @Override
     public void close() {

@@ -12,8 +12,9 @@ import io.vitstream.sparsity.SparsifierConfig;
 import java.util.List;
 
 /**
- * One loaded, warmed-up model version as the worker uses it. Not thread-safe: only the worker thread calls
- * {@link #logits}; the loader thread builds it and hands it over whole.
+ * One loaded, warmed-up model version as the worker uses it. The loader thread builds it and hands it over whole;
+ * the worker's lanes then call {@link #logits} side by side (each call works in its own NDManager scope and only
+ * reads the weights), and the loop thread closes it only when no lane runs it.
  */
 final class ServingModel implements AutoCloseable {
     private final Manifest manifest;

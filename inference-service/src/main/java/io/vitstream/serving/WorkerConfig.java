@@ -19,6 +19,7 @@ import java.util.Set;
  * @param workerId this worker's id: the prediction's {@code worker} field, the status key and the transactional id
  * @param batchMaxSize largest micro-batch
  * @param batchMaxWaitMs longest wait for a batch to fill, measured from its first record
+ * @param inferenceLanes forward passes run side by side (0: one per core on a CPU, one on a GPU)
  * @param inputMaxBytes largest accepted input
  * @param inputMaxPixels largest accepted width x height, checked from the image header before decoding
  * @param modelDir a local artifact to serve until {@code vit.control} names another version (trusted: the operator's
@@ -39,6 +40,7 @@ public record WorkerConfig(
         String workerId,
         int batchMaxSize,
         long batchMaxWaitMs,
+        int inferenceLanes,
         long inputMaxBytes,
         long inputMaxPixels,
         Path modelDir,
@@ -86,6 +88,7 @@ public record WorkerConfig(
         }
         int batch = (int) p.number("batch.max.size", 32, 1, 4096);
         long wait = p.number("batch.max.wait.ms", 5, 0, 60_000);
+        int lanes = (int) p.number("inference.lanes", 0, 0, 256);
         long maxBytes = p.number("input.max.bytes", 10L * 1024 * 1024, 1, Integer.MAX_VALUE);
         long maxPixels = p.number("input.max.pixels", 40_000_000, 1, Long.MAX_VALUE / 2);
         Path modelDir = p.path("model.dir", true);
@@ -111,7 +114,7 @@ public record WorkerConfig(
         }
         Map<String, String> kafka = p.withPrefix("kafka.");
         p.finish("worker");
-        return new WorkerConfig(bootstrap, group, worker, batch, wait, maxBytes, maxPixels, modelDir, key, port,
+        return new WorkerConfig(bootstrap, group, worker, batch, wait, lanes, maxBytes, maxPixels, modelDir, key, port,
                 heartbeat, topK, teacher, share, device, kafka);
     }
 

@@ -77,6 +77,41 @@ public final class WorkerMetrics implements MeterBinder {
         images.incrementAndGet();
     }
 
+    /** Where a micro-batch's time goes, one phase of the worker loop at a time (see {@link Phase}). */
+    public enum Phase {
+        /** In poll(): fetching records, or waiting for them until the batch is full or its wait has run out. */
+        COLLECT,
+        /** Sniffing, decoding, resizing and normalising the batch's images. */
+        DECODE,
+        /** The served model's forward pass (and the teacher's, when sampling), on a lane: summed over the lanes. */
+        FORWARD,
+        /** The loop thread waiting for a lane, every lane busy and one batch queued behind them. */
+        WAIT,
+        /** Building the predictions and handing them, the dead letters and the offsets to the producer. */
+        PRODUCE,
+        /** commitTransaction(): flushing the batch and the broker's two-phase commit. */
+        COMMIT;
+
+        final String tag = name().toLowerCase(Locale.ROOT);
+    }
+
+    private final AtomicLong[] phaseNanos = java.util.stream.Stream.generate(AtomicLong::new)
+            .limit(Phase.values().length).toArray(AtomicLong[]::new);
+
+    /** Time one batch spent in {@code phase}. */
+    public void phase(Phase phase, long nanos) {
+        Timer.builder("inference.batch.phase")
+                .description("time per micro-batch by phase: collect, decode, wait, produce, commit (loop thread);"
+                        + " forward (inference lanes)")
+                .tag("phase", phase.tag).register(registry()).record(nanos, TimeUnit.NANOSECONDS);
+        phaseNanos[phase.ordinal()].addAndGet(nanos);
+    }
+
+    /** Total time spent in {@code phase} since start (for benchmarks' breakdowns). */
+    public long phaseNanos(Phase phase) {
+        return phaseNanos[phase.ordinal()].get();
+    }
+
     /** One committed micro-batch. */
     public void batch(int size) {
         DistributionSummary.builder("inference.batch.size").description("records per micro-batch")

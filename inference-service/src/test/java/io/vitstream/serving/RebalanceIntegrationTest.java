@@ -22,10 +22,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A second worker joins while the first is collecting a slow-filling batch: the rebalance inside the first worker's
- * poll revokes partitions whose records sit in that batch. They must be dropped, not predicted and committed (the
- * transactional commit would still pass, and the new owner starts from the last committed offset): every input gets
- * exactly one committed prediction.
+ * A second worker joins while the first holds records it has not committed: in a batch it is still collecting, or
+ * in batches whose forward passes run in its lanes. The rebalance inside the first worker's poll revokes partitions
+ * whose records sit there. They must be dropped, not predicted and committed (the transactional commit would still
+ * pass, and the new owner starts from the last committed offset): every input gets exactly one committed prediction.
  */
 @Tag("integration")
 class RebalanceIntegrationTest {
@@ -34,17 +34,29 @@ class RebalanceIntegrationTest {
 
     @Test
     void aWorkerJoiningMidBatchYieldsExactlyOnePredictionPerInput() throws Exception {
+        // Large batches that wait long to fill: a rebalance almost surely lands while a batch is being collected.
+        joinWhileBusy(Map.of("batch.max.size", "256", "batch.max.wait.ms", "1500"), 0);
+    }
+
+    @Test
+    void aWorkerJoiningWhileBatchesAreInTheLanesYieldsExactlyOnePredictionPerInput() throws Exception {
+        // Small batches and slow forward passes in two lanes: inputs arrive faster than the lanes finish, so batches
+        // are always in flight (submitted, not committed) when the rebalance lands. Fails when in-flight records of
+        // revoked partitions are committed anyway (checked by removing the drop).
+        joinWhileBusy(Map.of("batch.max.size", "8", "batch.max.wait.ms", "5", "inference.lanes", "2"), 400);
+    }
+
+    private void joinWhileBusy(Map<String, String> slow, long forwardDelayMs) throws Exception {
         KeyPair keys = ModelSigning.generate();
         Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
         Path v1 = TestKafka.tinyModel(tmp, "v1", 1);
-        // Large batches that wait long to fill: a rebalance almost surely lands while a batch is being collected.
-        Map<String, String> slow = Map.of("batch.max.size", "256", "batch.max.wait.ms", "1500");
         int total = 400;
         try (KafkaBroker broker = KafkaBroker.start(4)) {
             TestKafka.publish(broker, v1, keys);
             TestKafka.activate(broker, "v1", 1.0);
             try (RunningWorker a = RunningWorker.start(TestKafka.workerConfig(broker, "a", publicKey, slow))) {
                 TestKafka.await("a ready", () -> a.worker().ready(), Duration.ofSeconds(30));
+                a.worker().delayForwards(forwardDelayMs);
                 Thread producer = new Thread(() -> {
                     for (int step = 0; step < total / 10; step++) {
                         List<Image> ten = new java.util.ArrayList<>();
