@@ -100,12 +100,14 @@ final class BenchPruneCommand implements Callable<Integer> {
     @Mixin
     DataOptions data;
 
+    @Option(names = "--streams", split = ",", defaultValue = "1,0",
+            description = {"Stream configurations timed: N forward passes side by side, cores/N threads each; 0 is one",
+                "per core, as a worker's default inference lanes (default: ${DEFAULT-VALUE})."})
+    List<Integer> streams;
+
+    /** {@code ips}: best images/s per stream configuration. */
     private record Row(String name, ModelArtifact.Loaded model, KeepPolicy policy, long flops, double accuracy,
-            double[] ips) {
-        double best() {
-            return Arrays.stream(ips).max().orElse(0);
-        }
-    }
+            double[] ips) {}
 
     @Override
     public Integer call() throws Exception {
@@ -115,6 +117,7 @@ final class BenchPruneCommand implements Callable<Integer> {
         if (!(compareRatio > 0 && compareRatio < 1)) {
             throw new UserError("--compare-ratio must be in (0, 1), got " + compareRatio);
         }
+        List<Integer> configs = Timing.streams(streams);
         KeepPolicy sparsePolicy = new KeepPolicy(keepRatio, KeepPolicy.Method.LEARNED, false);
         data.checkAvailable();
         PrintWriter out = spec.commandLine().getOut();
@@ -131,29 +134,32 @@ final class BenchPruneCommand implements Callable<Integer> {
                     structured.manifest().sparsifier() != null && structured.manifest().sparsifier().hasPredictors()
                             ? sparsePolicy : new KeepPolicy(keepRatio, KeepPolicy.Method.CLS_ATTENTION, false),
                     accuracySet));
-            out.printf(Locale.ROOT, "timing %d rows x %d rounds at batch %d (%d cores)...%n", rows.size(), rounds,
-                    batch, Runtime.getRuntime().availableProcessors());
+            out.printf(Locale.ROOT, "timing %d rows x %d rounds x %d stream configurations at batch %d (%d cores)...%n",
+                    rows.size(), rounds, configs.size(), batch, Runtime.getRuntime().availableProcessors());
             out.flush();
-            for (int round = 0; round < rounds; round++) {
-                for (Row r : rows) {
-                    r.ips()[round] = Throughput.imagesPerSecond(r.model().model(), r.model().manifest().input(), test,
-                            batch, seconds, r.policy());
-                }
+            double[][] best = Timing.best(rows.stream().map(r -> new Timing.Timed(r.model().model(),
+                    r.model().manifest().input(), r.policy())).toList(), configs, test, batch, seconds, rounds);
+            for (int i = 0; i < rows.size(); i++) {
+                System.arraycopy(best[i], 0, rows.get(i).ips(), 0, configs.size());
             }
             Row d = rows.get(0);
             out.printf(Locale.ROOT, "%nAccuracy on %d test images; images/s at batch %d, best of %d interleaved rounds "
-                    + "of %.0f s%n%n", accuracySet.count(), batch, rounds, seconds);
-            out.println("| configuration | model | keep ratio | MFLOPs/image | FLOPs vs dense | accuracy | Δ acc (points) "
-                    + "| images/s | speed-up |");
-            out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+                    + "of %.0f s, per stream configuration (speed-up: over the dense base in the same configuration)%n%n",
+                    accuracySet.count(), batch, rounds, seconds);
+            StringBuilder head = new StringBuilder(
+                    "| configuration | model | keep ratio | MFLOPs/image | FLOPs vs dense | accuracy | Δ acc (points) |");
+            StringBuilder rule = new StringBuilder("|---|---|---:|---:|---:|---:|---:|");
+            out.println(head.append(Timing.headerCells(configs)));
+            out.println(rule.append(Timing.ruleCells(configs)));
             for (Row r : rows) {
-                out.printf(Locale.ROOT, "| %s | %s | %.1f | %.2f | %.1f%% | %.4f | %+.2f | %.0f | %.2fx |%n", r.name(),
-                        r.model().manifest().version(), r.policy().keepRatio(), r.flops() / 1e6,
-                        100.0 * r.flops() / d.flops(), r.accuracy(), 100 * (r.accuracy() - d.accuracy()), r.best(),
-                        r.best() / d.best());
+                StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
+                        "| %s | %s | %.1f | %.2f | %.1f%% | %.4f | %+.2f |", r.name(), r.model().manifest().version(),
+                        r.policy().keepRatio(), r.flops() / 1e6, 100.0 * r.flops() / d.flops(), r.accuracy(),
+                        100 * (r.accuracy() - d.accuracy())));
+                out.println(line.append(Timing.cells(r.ips(), d.ips())));
             }
             out.flush();
-            writePlot(rows);
+            writePlot(rows, configs);
             out.println();
             out.println("plot: " + plot);
             out.flush();
@@ -171,7 +177,7 @@ final class BenchPruneCommand implements Callable<Integer> {
         spec.commandLine().getOut().printf(Locale.ROOT, "  %-15s %s at keep %.1f: accuracy %.4f%n", name,
                 m.manifest().version(), policy.keepRatio(), acc);
         spec.commandLine().getOut().flush();
-        return new Row(name, m, policy, flops, acc, new double[rounds]);
+        return new Row(name, m, policy, flops, acc, new double[Timing.streams(streams).size()]);
     }
 
     /** Part 2: the three measures at one budget; saliency estimated once, then plan, slice and fine-tune per measure. */
@@ -215,14 +221,16 @@ final class BenchPruneCommand implements Callable<Integer> {
         out.flush();
     }
 
-    private void writePlot(List<Row> rows) throws java.io.IOException {
-        ScatterPlot p = new ScatterPlot("Pruning: accuracy vs images/s (batch " + batch + ")", "images/s",
-                "test accuracy");
+    /** The plot shows the last stream configuration (by default the worker's: one lane per core). */
+    private void writePlot(List<Row> rows, List<Integer> configs) throws java.io.IOException {
+        int c = configs.size() - 1;
+        ScatterPlot p = new ScatterPlot("Pruning: accuracy vs images/s (batch " + batch + ", "
+                + Timing.label(configs.get(c)) + ")", "images/s", "test accuracy");
         Color[] colors = {Color.BLACK, new Color(0, 102, 204), new Color(204, 51, 0), new Color(0, 153, 102)};
         for (int i = 0; i < rows.size(); i++) {
             Row r = rows.get(i);
             p.add(new ScatterPlot.Series(r.name(), colors[i % colors.length], false, List.of(new ScatterPlot.Point(
-                    r.best(), r.accuracy(), String.format(Locale.ROOT, "%.1f", r.policy().keepRatio())))));
+                    r.ips()[c], r.accuracy(), String.format(Locale.ROOT, "%.1f", r.policy().keepRatio())))));
         }
         p.write(plot);
     }

@@ -181,9 +181,9 @@ final class BenchServeCommand implements Callable<Integer> {
             phaseRows.forEach(out::println);
             out.println();
             out.printf(Locale.ROOT, "CPU seconds used during the saturation run, of %d cores x wall time: the broker process,"
-                    + " and this process's threads by name%n(the worker loop's thread and PyTorch's intra-op pool it"
-                    + " started share its name, '%s'; 'main' is the benchmark's producer and reader)%n%n",
-                    Runtime.getRuntime().availableProcessors(), LocalServing.WORKER_THREAD);
+                    + " and this process's threads by name%n('inference lanes': the forward passes, with any PyTorch"
+                    + " threads they start; '%s': the worker's loop thread; 'main': the benchmark's producer and"
+                    + " reader)%n%n", Runtime.getRuntime().availableProcessors(), LocalServing.WORKER_THREAD);
             cpuRows.forEach(out::println);
         }
         out.flush();

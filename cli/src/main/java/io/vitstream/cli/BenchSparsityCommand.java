@@ -67,15 +67,16 @@ final class BenchSparsityCommand implements Callable<Integer> {
     @Option(names = "--limit", description = "Use only the first N test images for accuracy (quick runs).")
     Integer limit;
 
+    @Option(names = "--streams", split = ",", defaultValue = "1,0",
+            description = {"Stream configurations timed: N forward passes side by side, cores/N threads each; 0 is one",
+                "per core, as a worker's default inference lanes (default: ${DEFAULT-VALUE})."})
+    List<Integer> streams;
+
     @Option(names = "--plot", defaultValue = "bench-out/sparsity.png", description = "PNG plot path (default: ${DEFAULT-VALUE}).")
     Path plot;
 
     private record Row(String method, double ratio, boolean packageToken, int[] patches, long flops, double accuracy,
-            double[] ips) {
-        double best() {
-            return Arrays.stream(ips).max().orElse(0);
-        }
-    }
+            double[] ips) {}
 
     @Override
     public Integer call() throws Exception {
@@ -85,6 +86,7 @@ final class BenchSparsityCommand implements Callable<Integer> {
         for (double r : ratios) {
             new KeepPolicy(r, KeepPolicy.Method.LEARNED, false);
         }
+        List<Integer> configs = Timing.streams(streams);
         PrintWriter out = spec.commandLine().getOut();
         data.checkAvailable();
         try (ModelArtifact.Loaded dense = ModelArtifact.load(base);
@@ -110,32 +112,39 @@ final class BenchSparsityCommand implements Callable<Integer> {
                             new KeepPolicy(r, KeepPolicy.Method.CLS_ATTENTION, pkg), accuracySet);
                 }
             }
-            out.printf(Locale.ROOT, "timing %d rows x %d rounds at batch %d (%d cores)...%n", rows.size(), rounds, batch,
-                    Runtime.getRuntime().availableProcessors());
+            out.printf(Locale.ROOT, "timing %d rows x %d rounds x %d stream configurations at batch %d (%d cores)...%n",
+                    rows.size(), rounds, configs.size(), batch, Runtime.getRuntime().availableProcessors());
             out.flush();
-            for (int round = 0; round < rounds; round++) {
-                for (int i = 0; i < rows.size(); i++) {
-                    ModelArtifact.Loaded m = modelOfRow.get(i);
-                    rows.get(i).ips()[round] = Throughput.imagesPerSecond(m.model(), m.manifest().input(), test, batch,
-                            seconds, policyOfRow.get(i));
-                }
+            List<Timing.Timed> timed = new ArrayList<>();
+            for (int i = 0; i < rows.size(); i++) {
+                ModelArtifact.Loaded m = modelOfRow.get(i);
+                timed.add(new Timing.Timed(m.model(), m.manifest().input(), policyOfRow.get(i)));
             }
-            double denseIps = rows.get(0).best();
+            double[][] best = Timing.best(timed, configs, test, batch, seconds, rounds);
+            for (int i = 0; i < rows.size(); i++) {
+                System.arraycopy(best[i], 0, rows.get(i).ips(), 0, configs.size());
+            }
+            double[] denseIps = rows.get(0).ips();
             double denseAcc = rows.get(0).accuracy();
             out.printf(Locale.ROOT, "%nbase %s, sparse %s; accuracy on %d test images; images/s at batch %d, best of %d"
-                    + " rounds of %.0f s%n%n", dense.manifest().version(), learned.manifest().version(),
+                    + " interleaved rounds of %.0f s, per stream configuration (speed-up: over the dense base in the"
+                    + " same configuration)%n%n", dense.manifest().version(), learned.manifest().version(),
                     accuracySet.count(), batch, rounds, seconds);
-            out.println("| method | keep ratio | package token | patch tokens per stage | MFLOPs/image | accuracy | "
-                    + "Δ acc (points) | images/s | speed-up |");
-            out.println("|---|---:|:---:|---|---:|---:|---:|---:|---:|");
+            StringBuilder head = new StringBuilder("| method | keep ratio | package token | patch tokens per stage | "
+                    + "MFLOPs/image | accuracy | Δ acc (points) |");
+            StringBuilder rule = new StringBuilder("|---|---:|:---:|---|---:|---:|---:|");
+            out.println(head.append(Timing.headerCells(configs)));
+            out.println(rule.append(Timing.ruleCells(configs)));
             for (Row r : rows) {
-                out.printf(Locale.ROOT, "| %s | %.1f | %s | %s | %.2f | %.4f | %+.2f | %.0f | %.2fx |%n", r.method(),
-                        r.ratio(), r.packageToken() ? "yes" : "no",
+                StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
+                        "| %s | %.1f | %s | %s | %.2f | %.4f | %+.2f |", r.method(), r.ratio(),
+                        r.packageToken() ? "yes" : "no",
                         r.patches().length == 0 ? String.valueOf(arch.numPatches()) : Arrays.toString(r.patches()),
-                        r.flops() / 1e6, r.accuracy(), 100 * (r.accuracy() - denseAcc), r.best(), r.best() / denseIps);
+                        r.flops() / 1e6, r.accuracy(), 100 * (r.accuracy() - denseAcc)));
+                out.println(line.append(Timing.cells(r.ips(), denseIps)));
             }
             out.flush();
-            writePlot(rows);
+            writePlot(rows, configs);
             out.println();
             out.println("plot: " + plot);
         }
@@ -151,7 +160,7 @@ final class BenchSparsityCommand implements Callable<Integer> {
                 : SparseForward.patchesPerStage(arch.numPatches(), stages.stages(), policy.keepRatio());
         double acc = Evaluator.evaluate(m.model(), m.manifest().input(), data, 256, policy).accuracy();
         rows.add(new Row(method, policy.keepRatio(), policy.packageToken(), patches,
-                SparseForward.flopsPerImage(arch, stages, policy), acc, new double[rounds]));
+                SparseForward.flopsPerImage(arch, stages, policy), acc, new double[Timing.streams(streams).size()]));
         models.add(m);
         policies.add(policy);
         spec.commandLine().getOut().printf(Locale.ROOT, "  %-13s ratio %.1f%s: accuracy %.4f%n", method,
@@ -159,15 +168,18 @@ final class BenchSparsityCommand implements Callable<Integer> {
         spec.commandLine().getOut().flush();
     }
 
-    private void writePlot(List<Row> rows) throws java.io.IOException {
+    /** The plot shows the last stream configuration (by default the worker's: one lane per core). */
+    private void writePlot(List<Row> rows, List<Integer> configs) throws java.io.IOException {
+        int shown = configs.size() - 1;
         Map<String, List<ScatterPlot.Point>> series = new LinkedHashMap<>();
         for (Row r : rows) {
             String key = r.method().equals("dense base") ? "dense base"
                     : r.method() + (r.packageToken() ? " + package token" : "");
             series.computeIfAbsent(key, k -> new ArrayList<>())
-                    .add(new ScatterPlot.Point(r.best(), r.accuracy(), String.format(Locale.ROOT, "%.1f", r.ratio())));
+                    .add(new ScatterPlot.Point(r.ips()[shown], r.accuracy(), String.format(Locale.ROOT, "%.1f", r.ratio())));
         }
-        ScatterPlot p = new ScatterPlot("Token sparsification: accuracy vs images/s (batch " + batch + ")",
+        ScatterPlot p = new ScatterPlot("Token sparsification: accuracy vs images/s (batch " + batch + ", "
+                + Timing.label(configs.get(shown)) + ")",
                 "images/s", "test accuracy");
         Color[] colors = {Color.BLACK, new Color(0, 102, 204), new Color(204, 51, 0), new Color(0, 153, 102),
             new Color(153, 102, 0)};

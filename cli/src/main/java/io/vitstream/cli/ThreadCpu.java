@@ -53,6 +53,9 @@ final class ThreadCpu {
         if (name.startsWith("GC ") || name.startsWith("G1 ") || name.equals("VM Thread")) {
             return "GC and VM";
         }
+        if (name.startsWith("inference-lane")) {
+            return "inference lanes"; // Linux keeps 15 characters of a thread's name: the worker id is cut off
+        }
         if (name.startsWith("kafka-producer")) {
             return "Kafka producer I/O";
         }

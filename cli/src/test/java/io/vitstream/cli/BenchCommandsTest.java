@@ -51,6 +51,9 @@ class BenchCommandsTest {
         // dense + (ratio 1.0: learned, cls) + (ratio 0.5: learned, cls, each with and without package token)
         assertThat(table.lines().filter(l -> l.startsWith("| ") && !l.startsWith("| method"))).hasSize(7);
         assertThat(table).contains("| learned | 0.5 | no | [8, 4, 2] |").contains("| cls-attention | 0.5 | yes | [8, 4, 2] |");
+        // Timed both ways: one stream over every core, and one stream per core as the worker's lanes run.
+        assertThat(table).contains("images/s, " + Timing.label(1))
+                .contains("images/s, " + Timing.label(Runtime.getRuntime().availableProcessors()));
         BufferedImage png = ImageIO.read(plot.toFile());
         assertThat(png.getWidth()).isGreaterThan(100);
     }

@@ -37,12 +37,10 @@ public final class FlopCounter {
     /** Multiply-adds of the stem and patch convolutions. */
     public static long embeddingMacs(VitConfig c) {
         long macs = 0;
-        int patchIn = c.channels();
         for (int i = 0; i < c.stemLayers(); i++) {
-            macs += (long) c.imageSize() * c.imageSize() * c.stemChannels() * 9 * patchIn;
-            patchIn = c.stemChannels();
+            macs += (long) c.imageSize() * c.imageSize() * c.stemWidths().get(i) * 9 * c.stemInput(i);
         }
-        macs += (long) c.numPatches() * c.dim() * c.patchSize() * c.patchSize() * patchIn;
+        macs += (long) c.numPatches() * c.dim() * c.patchSize() * c.patchSize() * c.stemInput(c.stemLayers());
         return macs;
     }
 

@@ -26,16 +26,18 @@ public final class TokenEmbedding extends AbstractBlock {
     private final Conv2d patch;
     private final Parameter clsToken;
     private final Parameter positions;
+    // Saliency estimation only: one gate per stem layer, multiplying its channels after the GELU; null in serving.
+    private volatile NDArray[] stemGates;
 
     private TokenEmbedding(Builder builder) {
         this.config = builder.config;
         int p = config.patchSize();
         for (int i = 0; i < config.stemLayers(); i++) {
             // The first layer keeps its historical name so that one-layer-stem weights load unchanged.
-            stem.add(addChildBlock(i == 0 ? "stem" : "stem" + i, Conv2d.builder()
+            stem.add(addChildBlock(stemName(i), Conv2d.builder()
                     .setKernelShape(new Shape(3, 3))
                     .optPadding(new Shape(1, 1))
-                    .setFilters(config.stemChannels())
+                    .setFilters(config.stemWidths().get(i))
                     .build()));
         }
         this.patch = addChildBlock("patch", Conv2d.builder()
@@ -57,6 +59,19 @@ public final class TokenEmbedding extends AbstractBlock {
                 .build());
     }
 
+    /**
+     * Gates of shape (width) per stem layer multiplying its output channels, for gate saliency (empirical Fisher);
+     * null turns them off. Only the estimator sets them, in its own model.
+     */
+    public void setStemGates(NDArray[] gates) {
+        this.stemGates = gates;
+    }
+
+    /** Name of stem layer {@code layer} among the embedding's children ({@code stem}, {@code stem1}, ...). */
+    public static String stemName(int layer) {
+        return layer == 0 ? "stem" : "stem" + layer;
+    }
+
     public static Builder builder() {
         return new Builder();
     }
@@ -65,8 +80,12 @@ public final class TokenEmbedding extends AbstractBlock {
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDArray x = inputs.singletonOrThrow();
-        for (Conv2d conv : stem) {
-            x = Activation.gelu(conv.forward(ps, new NDList(x), training).singletonOrThrow());
+        NDArray[] gates = stemGates;
+        for (int i = 0; i < stem.size(); i++) {
+            x = Activation.gelu(stem.get(i).forward(ps, new NDList(x), training).singletonOrThrow());
+            if (gates != null && gates[i] != null) {
+                x = x.mul(gates[i].reshape(1, -1, 1, 1));
+            }
         }
         x = patch.forward(ps, new NDList(x), training).singletonOrThrow(); // (B, D, G, G)
         long batch = x.getShape().get(0);

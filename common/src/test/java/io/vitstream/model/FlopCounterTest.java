@@ -3,6 +3,7 @@ package io.vitstream.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.vitstream.util.Json;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -44,6 +45,25 @@ class FlopCounterTest {
                 + 8 * 8 * 2 * (3 * 3 * 2); //                         second 3x3 conv: 2 -> 2 channels = 2304
         long patch = 4 * 8 * (4 * 4 * 2); //                          = 1024
         assertThat(FlopCounter.perImage(twoLayers)).isEqualTo(2 * (stem + patch + 2960 + 1480 + 24));
+    }
+
+    @Test
+    void aPrunedStemCountsEachLayerAtItsOwnWidthAndRoundTripsThroughJson() throws Exception {
+        VitConfig pruned = new VitConfig(8, 1, 4, 0, 0, 8, 3, SMALL.blocks(), List.of(3, 2));
+        long stem = 8 * 8 * 3 * (3 * 3 * 1) //                       first 3x3 conv: 1 -> 3 channels = 1728
+                + 8 * 8 * 2 * (3 * 3 * 3); //                         second 3x3 conv: 3 -> 2 channels = 3456
+        long patch = 4 * 8 * (4 * 4 * 2); //                          over the last layer's 2 channels = 1024
+        assertThat(FlopCounter.perImage(pruned)).isEqualTo(2 * (stem + patch + 2960 + 1480 + 24));
+        assertThat(pruned.stemLayers()).isEqualTo(2);
+        assertThat(pruned.stemChannels()).isEqualTo(2);
+        String json = Json.MAPPER.writeValueAsString(pruned);
+        assertThat(Json.MAPPER.readValue(json, VitConfig.class)).isEqualTo(pruned);
+        // A manifest from before stem widths existed reads as a uniform stem.
+        VitConfig old = Json.MAPPER.readValue(json.replaceAll(",?\"stem_widths\":\\[[^\\]]*\\]", ""),
+                VitConfig.class);
+        assertThat(old.stemWidths()).containsExactly(2, 2);
+        assertThatThrownBy(() -> new VitConfig(8, 1, 4, 5, 2, 8, 3, SMALL.blocks(), List.of(3, 2)))
+                .hasMessageContaining("disagree");
     }
 
     @Test

@@ -5,7 +5,9 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.vitstream.model.BlockConfig;
+import io.vitstream.model.TokenEmbedding;
 import io.vitstream.model.TransformerBlock;
+import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -13,8 +15,9 @@ import java.util.regex.Pattern;
 
 /**
  * Applies a {@link PrunePlan}: physical slicing into a smaller model of the same class (QKV rows per head, projection
- * columns, MLP fc1 rows and fc2 columns, removed blocks dropped; residual width, embedding, head and token predictors
- * unchanged), and the equivalent gating of the parent (removed groups gated to 0), which computes the same function.
+ * columns, MLP fc1 rows and fc2 columns, removed blocks dropped, stem filters and their input slices of the next
+ * layer; residual width, position embeddings, head and token predictors unchanged), and the equivalent gating of the
+ * parent (removed groups gated to 0), which computes the same function.
  */
 public final class ModelSlicer {
     private static final Pattern BLOCK_PARAM = Pattern.compile("block(\\d+)\\.(.+)");
@@ -33,7 +36,10 @@ public final class ModelSlicer {
                 String name = w.getName();
                 Matcher m = BLOCK_PARAM.matcher(name);
                 if (!m.matches()) {
-                    out.add(w); // embedding, norm, head, predictors: residual width is unchanged
+                    // Stem and patch filters lose removed channels; norm, head, predictors: residual width unchanged.
+                    NDArray s = sliceEmbeddingParam(scope, w, plan);
+                    s.setName(name);
+                    out.add(s);
                     continue;
                 }
                 int block = Integer.parseInt(m.group(1));
@@ -93,6 +99,51 @@ public final class ModelSlicer {
         }
     }
 
+    /** A stem filter keeps its remaining output channels and the previous layer's; the patch filter the last layer's. */
+    private static NDArray sliceEmbeddingParam(NDManager scope, NDArray w, PrunePlan plan) {
+        VitConfig c = plan.before();
+        for (int l = 0; l < c.stemLayers(); l++) {
+            String own = "embedding." + TokenEmbedding.stemName(l) + ".";
+            int[] outs = ints(plan.keptStem().get(l));
+            if (w.getName().equals(own + "bias")) {
+                return rows(scope, w, outs);
+            }
+            if (w.getName().equals(own + "weight")) {
+                int[] ins = l == 0 ? range(c.channels()) : ints(plan.keptStem().get(l - 1));
+                return filters(scope, w, outs, ins);
+            }
+        }
+        if (c.stemLayers() > 0 && w.getName().equals("embedding.patch.weight")) {
+            return filters(scope, w, range(c.dim()), ints(plan.keptStem().get(c.stemLayers() - 1)));
+        }
+        return w;
+    }
+
+    /** Output channels {@code outs} and input channels {@code ins} of a convolution filter (out, in, kh, kw). */
+    private static NDArray filters(NDManager scope, NDArray w, int[] outs, int[] ins) {
+        float[] v = w.toFloatArray();
+        long[] s = w.getShape().getShape();
+        int in = (int) s[1];
+        int kernel = (int) (s[2] * s[3]);
+        float[] out = new float[outs.length * ins.length * kernel];
+        int k = 0;
+        for (int o : outs) {
+            for (int i : ins) {
+                System.arraycopy(v, (o * in + i) * kernel, out, k, kernel);
+                k += kernel;
+            }
+        }
+        return scope.create(out, new Shape(outs.length, ins.length, s[2], s[3]));
+    }
+
+    private static int[] ints(List<Integer> list) {
+        return list.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private static int[] range(int n) {
+        return java.util.stream.IntStream.range(0, n).toArray();
+    }
+
     /** Rows (first axis) {@code rows} of a 1-D or 2-D array. */
     private static NDArray rows(NDManager scope, NDArray w, int[] rows) {
         float[] v = w.toFloatArray();
@@ -120,10 +171,19 @@ public final class ModelSlicer {
     }
 
     /**
-     * Gates the parent as the plan prunes it (0 for removed heads, neurons and blocks, 1 elsewhere), in
+     * Gates the parent as the plan prunes it (0 for removed heads, neurons, blocks and stem channels, 1 elsewhere), in
      * {@code manager}; {@link #clearGates} undoes it. For checking a slice against its parent.
      */
     public static void applyGates(VitModel parent, PrunePlan plan, NDManager manager) {
+        NDArray[] stemGates = new NDArray[plan.before().stemLayers()];
+        for (int l = 0; l < stemGates.length; l++) {
+            float[] g = new float[plan.before().stemWidths().get(l)];
+            for (int ch : plan.keptStem().get(l)) {
+                g[ch] = 1f;
+            }
+            stemGates[l] = manager.create(g);
+        }
+        parent.network().embedding().setStemGates(stemGates);
         List<TransformerBlock> blocks = parent.network().blocks();
         for (int b = 0; b < blocks.size(); b++) {
             BlockConfig bc = plan.before().blocks().get(b);
@@ -145,6 +205,7 @@ public final class ModelSlicer {
     }
 
     public static void clearGates(VitModel model) {
+        model.network().embedding().setStemGates(null);
         for (TransformerBlock block : model.network().blocks()) {
             block.setBlockGate(null);
             block.attention().setHeadGate(null);

@@ -78,8 +78,8 @@ public final class PruneJob {
                 progress.update("slice", 0.18, "sliced: " + student.parameterCount() + " parameters");
                 double valBefore = Evaluator.evaluate(student, input, split.validation(), 256).accuracy();
                 Map<String, Object> recipe = new LinkedHashMap<>();
-                recipe.put("method", "structured pruning: saliency-ranked heads, MLP neurons and blocks under a FLOPs "
-                        + "budget, physical slicing, knowledge-distillation fine-tuning from the parent");
+                recipe.put("method", "structured pruning: saliency-ranked heads, MLP neurons, blocks and stem channels"
+                        + " under a FLOPs budget, physical slicing, knowledge-distillation fine-tuning from the parent");
                 recipe.put("parent", pm.version());
                 recipe.put("flops_ratio_requested", request.flopsRatio());
                 recipe.put("pruning", plan.toManifest());
@@ -308,7 +308,7 @@ public final class PruneJob {
         Map<String, Object> groups = new LinkedHashMap<>();
         for (int g = 0; g < scores.groups().size(); g++) {
             Group group = scores.groups().get(g);
-            if (group.kind() != Group.Kind.NEURON) {
+            if (group.kind() == Group.Kind.HEAD || group.kind() == Group.Kind.BLOCK) {
                 groups.put(group.id(), Map.of("taylor", scores.taylor()[g], "fisher", scores.fisher()[g],
                         "obd", scores.obd()[g]));
             }

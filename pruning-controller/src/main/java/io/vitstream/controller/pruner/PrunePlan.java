@@ -17,12 +17,13 @@ import java.util.Map;
  * @param keptBlocks parent indices of the blocks that remain, in order
  * @param keptHeads per parent block, the head indices that remain (empty for a removed block)
  * @param keptNeurons per parent block, the MLP neuron indices that remain (empty for a removed block)
+ * @param keptStem per stem layer, the output channel indices that remain
  * @param sparsifierAfter the parent's sparsifier with its stages moved to the new block indices, or null
  * @param removed the removed groups in the order they were chosen
  */
 public record PrunePlan(Saliency.Method method, long flopsBefore, long targetFlops, long flopsAfter, VitConfig before,
         VitConfig after, List<Integer> keptBlocks, List<List<Integer>> keptHeads, List<List<Integer>> keptNeurons,
-        SparsifierConfig sparsifierAfter, List<Removal> removed) {
+        List<List<Integer>> keptStem, SparsifierConfig sparsifierAfter, List<Removal> removed) {
 
     /**
      * @param saliency raw score by the plan's measure
@@ -44,6 +45,15 @@ public record PrunePlan(Saliency.Method method, long flopsBefore, long targetFlo
         m.put("flops_after", flopsAfter);
         m.put("flops_ratio", Math.round(flopsRatio() * 10000) / 10000.0);
         m.put("kept_blocks", keptBlocks);
+        List<Map<String, Object>> stem = new ArrayList<>();
+        for (int l = 0; l < keptStem.size(); l++) {
+            Map<String, Object> e = new LinkedHashMap<>();
+            e.put("stem_layer", l);
+            e.put("channels", keptStem.get(l).size() + "/" + before.stemWidths().get(l));
+            e.put("kept_channels", keptStem.get(l));
+            stem.add(e);
+        }
+        m.put("stem", stem);
         List<Map<String, Object>> blocks = new ArrayList<>();
         for (int b = 0; b < before.depth(); b++) {
             Map<String, Object> e = new LinkedHashMap<>();
@@ -73,6 +83,10 @@ public record PrunePlan(Saliency.Method method, long flopsBefore, long targetFlo
         sb.append(String.format(Locale.ROOT, "plan (%s saliency): FLOPs %.2fM -> %.2fM (%.1f%%, target %.2fM), "
                 + "%d groups removed%n", method.id(), flopsBefore / 1e6, flopsAfter / 1e6, 100 * flopsRatio(),
                 targetFlops / 1e6, removed.size()));
+        for (int l = 0; l < keptStem.size(); l++) {
+            sb.append(String.format(Locale.ROOT, "  stem layer %d: channels %d/%d%n", l, keptStem.get(l).size(),
+                    before.stemWidths().get(l)));
+        }
         for (int b = 0; b < before.depth(); b++) {
             if (!keptBlocks.contains(b)) {
                 sb.append(String.format(Locale.ROOT, "  block %d: removed%n", b));

@@ -13,14 +13,16 @@ import java.util.List;
  * Ranks every group globally against a FLOPs budget and removes the cheapest-to-lose first; the layer-wise
  * thresholds (how much of each block goes) fall out of the one ranking, as in X-Pruner.
  *
- * <p>Normalisation within a layer: a layer is one block's heads, or one block's MLP neurons; each score is divided by
+ * <p>Normalisation within a layer: a layer is one block's heads, one block's MLP neurons, or one stem convolution's
+ * output channels; each score is divided by
  * its layer's mean score and multiplied by the mean over all layers of that kind. That removes the scale differences
  * between layers (later blocks have larger activations and gradients) while heads and neurons keep their own, loss
  * unit, scales so that they stay comparable. Blocks form a single layer, so their scores are left as they are.
  *
  * <p>Ranking: normalised saliency per FLOP, ascending (a knapsack's greedy order: least loss per FLOP saved first).
  * Removal stops as soon as the model is at or under the budget, so it overshoots by less than one group's FLOPs.
- * Constraints: a block keeps at least one head and one neuron (a block goes only whole, as a block group); at least
+ * Constraints: a block keeps at least one head and one neuron (a block goes only whole, as a block group), a stem
+ * layer at least one channel; at least
  * one block remains; a block is not removed when that would merge or drop a token-sparsification stage, or when it
  * saves more than twice the FLOPs still to remove (it would land far under the budget; finer groups follow instead).
  */
@@ -63,6 +65,13 @@ public final class PrunePlanner {
             heads[b] = bc.heads();
             neurons[b] = bc.mlpDim();
         }
+        int layers = config.stemLayers();
+        boolean[][] stemKept = new boolean[layers][];
+        int[] stem = new int[layers];
+        for (int l = 0; l < layers; l++) {
+            stemKept[l] = filled(config.stemWidths().get(l));
+            stem[l] = config.stemWidths().get(l);
+        }
         int blocksLeft = depth;
         long flops = before;
         List<PrunePlan.Removal> removed = new ArrayList<>();
@@ -72,10 +81,17 @@ public final class PrunePlanner {
             }
             Group group = groups.get(g);
             int b = group.block();
-            if (!blockKept[b]) {
+            if (group.kind() != Group.Kind.STEM && !blockKept[b]) {
                 continue;
             }
             switch (group.kind()) {
+                case STEM -> {
+                    if (stem[b] == 1) {
+                        continue;
+                    }
+                    stemKept[b][group.index()] = false;
+                    stem[b]--;
+                }
                 case HEAD -> {
                     if (heads[b] == 1) {
                         continue;
@@ -105,7 +121,7 @@ public final class PrunePlanner {
                     blocksLeft--;
                 }
             }
-            long now = FlopCounter.perImage(build(config, blockKept, heads, neurons));
+            long now = FlopCounter.perImage(build(config, stem, blockKept, heads, neurons));
             removed.add(new PrunePlan.Removal(group.id(), raw[g], norm[g], flops - now));
             flops = now;
         }
@@ -116,7 +132,11 @@ public final class PrunePlanner {
                             + "sparsification stages need)", targetFlops / 1e6, 100.0 * targetFlops / before,
                     before / 1e6, flops / 1e6));
         }
-        VitConfig after = build(config, blockKept, heads, neurons);
+        VitConfig after = build(config, stem, blockKept, heads, neurons);
+        List<List<Integer>> keptStem = new ArrayList<>();
+        for (int l = 0; l < layers; l++) {
+            keptStem.add(indices(stemKept[l]));
+        }
         List<Integer> keptBlocks = new ArrayList<>();
         List<List<Integer>> keptHeads = new ArrayList<>();
         List<List<Integer>> keptNeurons = new ArrayList<>();
@@ -133,7 +153,8 @@ public final class PrunePlanner {
                     sparsifier.minRatio(), sparsifier.maxRatio());
         }
         return new PrunePlan(method, before, targetFlops, FlopCounter.perImage(after), config, after,
-                List.copyOf(keptBlocks), List.copyOf(keptHeads), List.copyOf(keptNeurons), sparsifierAfter,
+                List.copyOf(keptBlocks), List.copyOf(keptHeads), List.copyOf(keptNeurons), List.copyOf(keptStem),
+                sparsifierAfter,
                 List.copyOf(removed));
     }
 
@@ -185,15 +206,14 @@ public final class PrunePlanner {
         return out;
     }
 
-    private static VitConfig build(VitConfig c, boolean[] blockKept, int[] heads, int[] neurons) {
+    private static VitConfig build(VitConfig c, int[] stem, boolean[] blockKept, int[] heads, int[] neurons) {
         List<BlockConfig> blocks = new ArrayList<>();
         for (int b = 0; b < c.depth(); b++) {
             if (blockKept[b]) {
                 blocks.add(new BlockConfig(heads[b], c.blocks().get(b).headDim(), neurons[b]));
             }
         }
-        return new VitConfig(c.imageSize(), c.channels(), c.patchSize(), c.stemChannels(), c.stemLayers(), c.dim(),
-                c.numClasses(), blocks);
+        return c.withShape(Arrays.stream(stem).boxed().toList(), blocks);
     }
 
     private static boolean[] filled(int n) {

@@ -11,6 +11,7 @@ import ai.djl.training.ParameterStore;
 import io.vitstream.data.InputSpec;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.model.BlockConfig;
+import io.vitstream.model.TokenEmbedding;
 import io.vitstream.model.TransformerBlock;
 import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
@@ -35,7 +36,9 @@ import java.util.function.DoubleConsumer;
  *
  * <p>The loss is the cross-entropy of the true label. A head's weights are its 3 * head_dim rows of {@code qkv}
  * (weights and biases) and its head_dim columns of {@code proj.weight}; a neuron's are its {@code fc1} row and bias
- * and its {@code fc2} column; a block's are all its weights (norms included).
+ * and its {@code fc2} column; a block's are all its weights (norms included); a stem channel's are its 3x3 filter
+ * and bias and its input slice of the next layer's filters (the next stem convolution or the patch projection),
+ * and its gate multiplies the channel after the GELU.
  */
 public final class SaliencyEstimator {
     private SaliencyEstimator() {}
@@ -60,6 +63,10 @@ public final class SaliencyEstimator {
         double[][] headFisher = new double[depth][];
         double[][] neuronFisher = new double[depth][];
         double[] blockFisher = new double[depth];
+        double[][] stemFisher = new double[c.stemLayers()][];
+        for (int l = 0; l < c.stemLayers(); l++) {
+            stemFisher[l] = new double[c.stemWidths().get(l)];
+        }
         for (int b = 0; b < depth; b++) {
             headFisher[b] = new double[c.blocks().get(b).heads()];
             neuronFisher[b] = new double[c.blocks().get(b).mlpDim()];
@@ -87,6 +94,11 @@ public final class SaliencyEstimator {
                 input.normalize(calibration.pixels(), i * calibration.imageBytes(), one, 0);
                 try (NDManager scope = acc.newSubManager()) {
                     List<NDArray[]> gates = new ArrayList<>();
+                    NDArray[] stemGates = new NDArray[c.stemLayers()];
+                    for (int l = 0; l < stemGates.length; l++) {
+                        stemGates[l] = requiringGradient(scope.ones(new Shape(c.stemWidths().get(l))));
+                    }
+                    model.network().embedding().setStemGates(stemGates);
                     for (int b = 0; b < depth; b++) {
                         BlockConfig bc = c.blocks().get(b);
                         NDArray hg = requiringGradient(scope.ones(new Shape(bc.heads())));
@@ -111,6 +123,9 @@ public final class SaliencyEstimator {
                         gradSquareSum.get(e.getKey()).addi(g.square());
                         g.subi(g); // PyTorch accumulates gradients; start the next sample from zero
                     }
+                    for (int l = 0; l < stemGates.length; l++) {
+                        accumulateSquares(stemGates[l], scope, stemFisher[l]);
+                    }
                     for (int b = 0; b < depth; b++) {
                         accumulateSquares(gates.get(b)[0], scope, headFisher[b]);
                         accumulateSquares(gates.get(b)[1], scope, neuronFisher[b]);
@@ -119,6 +134,7 @@ public final class SaliencyEstimator {
                         blockFisher[b] += blockG[0];
                     }
                 } finally {
+                    model.network().embedding().setStemGates(null);
                     for (TransformerBlock block : blocks) {
                         block.attention().setHeadGate(null);
                         block.mlp().setNeuronGate(null);
@@ -152,6 +168,7 @@ public final class SaliencyEstimator {
                 case HEAD -> headFisher[group.block()][group.index()] / n;
                 case NEURON -> neuronFisher[group.block()][group.index()] / n;
                 case BLOCK -> blockFisher[group.block()] / n;
+                case STEM -> stemFisher[group.block()][group.index()] / n;
             };
         }
         return new SaliencyScores(groups, taylor, fisher, obd, n);
@@ -220,6 +237,23 @@ public final class SaliencyEstimator {
                         if (name.startsWith(p)) {
                             add(s, name, 0, w.get(name).length, 1);
                         }
+                    }
+                }
+                case STEM -> {
+                    // Its filter (out, in, 3, 3) and bias, and its input slice of the next layer's filters.
+                    int l = group.block();
+                    int ch = group.index();
+                    String own = "embedding." + TokenEmbedding.stemName(l);
+                    int in = config.stemInput(l);
+                    add(s, own + ".weight", ch * in * 9, in * 9, 1);
+                    add(s, own + ".bias", ch, 1, 1);
+                    boolean lastLayer = l + 1 == config.stemLayers();
+                    String next = "embedding." + (lastLayer ? "patch" : TokenEmbedding.stemName(l + 1));
+                    int outs = lastLayer ? d : config.stemWidths().get(l + 1);
+                    int kernel = lastLayer ? config.patchSize() * config.patchSize() : 9;
+                    int width = config.stemWidths().get(l);
+                    for (int o = 0; o < outs; o++) {
+                        add(s, next + ".weight", (o * width + ch) * kernel, kernel, 1);
                     }
                 }
             }

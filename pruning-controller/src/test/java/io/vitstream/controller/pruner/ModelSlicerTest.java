@@ -34,6 +34,7 @@ class ModelSlicerTest {
                 case BLOCK -> x.block() == 2 ? 1e-9 : 1e3;
                 case HEAD -> 1.0 + 0.37 * ((x.block() * 7 + x.index() * 3) % 5);
                 case NEURON -> 0.01 + 0.02 * ((x.block() * 11 + x.index() * 5) % 7);
+                case STEM -> x.index() == 1 ? 1e-9 : 1e3; // channel 1 of each stem layer goes
             };
         }
         SaliencyScores scores = new SaliencyScores(groups, s, s, s, 1);
@@ -48,6 +49,8 @@ class ModelSlicerTest {
         assertThat(plan.keptBlocks()).doesNotContain(2);
         assertThat(plan.removed()).anyMatch(r -> r.group().contains(".head"));
         assertThat(plan.removed()).anyMatch(r -> r.group().contains(".neuron"));
+        assertThat(plan.keptStem()).containsExactly(List.of(0, 2), List.of(0, 2, 3));
+        assertThat(plan.after().stemWidths()).containsExactly(2, 3);
         try (VitModel parent = TinyModels.randomModel(TinyModels.SPARSIFIER, 3);
                 VitModel child = ModelSlicer.slice(parent, plan);
                 NDManager gates = parent.djlModel().getNDManager().newSubManager()) {

@@ -10,6 +10,7 @@ import io.vitstream.data.InputSpec;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.model.BlockConfig;
 import io.vitstream.model.TransformerBlock;
+import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
@@ -17,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.IntFunction;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -86,7 +88,7 @@ class SaliencyEstimatorTest {
     void fisherEqualsTheMeanSquaredFiniteDifferenceGateDerivative() {
         List<Group> checked = List.of(new Group(Group.Kind.HEAD, 1, 1), new Group(Group.Kind.HEAD, 3, 2),
                 new Group(Group.Kind.NEURON, 0, 5), new Group(Group.Kind.NEURON, 2, 17),
-                new Group(Group.Kind.BLOCK, 1, -1));
+                new Group(Group.Kind.BLOCK, 1, -1), new Group(Group.Kind.STEM, 0, 1), new Group(Group.Kind.STEM, 1, 3));
         for (Group g : checked) {
             double[] plus = withGate(g, 1 + EPS);
             double[] minus = withGate(g, 1 - EPS);
@@ -108,6 +110,11 @@ class SaliencyEstimatorTest {
                 case HEAD -> block.attention().setHeadGate(m.create(oneHot(bc.heads(), g.index(), value)));
                 case NEURON -> block.mlp().setNeuronGate(m.create(oneHot(bc.mlpDim(), g.index(), value)));
                 case BLOCK -> block.setBlockGate(m.create(new float[] {(float) value}));
+                case STEM -> {
+                    NDArray[] stem = new NDArray[model.config().stemLayers()];
+                    stem[g.block()] = m.create(oneHot(model.config().stemWidths().get(g.block()), g.index(), value));
+                    model.network().embedding().setStemGates(stem);
+                }
             }
             return losses();
         } finally {
@@ -127,7 +134,8 @@ class SaliencyEstimatorTest {
     @Test
     void taylorEqualsTheDerivativeOfTheMeanLossAlongScalingTheGroup() {
         List<Group> checked = List.of(new Group(Group.Kind.HEAD, 0, 2), new Group(Group.Kind.HEAD, 1, 0),
-                new Group(Group.Kind.NEURON, 3, 4), new Group(Group.Kind.BLOCK, 2, -1));
+                new Group(Group.Kind.NEURON, 3, 4), new Group(Group.Kind.BLOCK, 2, -1),
+                new Group(Group.Kind.STEM, 0, 2), new Group(Group.Kind.STEM, 1, 0));
         for (Group g : checked) {
             double plus = mean(withScaledGroup(g, 1 + EPS));
             double minus = mean(withScaledGroup(g, 1 - EPS));
@@ -159,7 +167,8 @@ class SaliencyEstimatorTest {
 
     @Test
     void obdEqualsHalfTheFisherDiagonalTimesSquaredWeights() {
-        List<Group> checked = List.of(new Group(Group.Kind.NEURON, 0, 5), new Group(Group.Kind.HEAD, 3, 1));
+        List<Group> checked = List.of(new Group(Group.Kind.NEURON, 0, 5), new Group(Group.Kind.HEAD, 3, 1),
+                new Group(Group.Kind.STEM, 0, 1));
         for (Group g : checked) {
             double obd = 0;
             for (WeightRef ref : weightsOf(g)) {
@@ -207,9 +216,39 @@ class SaliencyEstimatorTest {
         }
     }
 
+    /**
+     * A stem channel: its filter (out, in, 3, 3) and bias in its own layer, and its input slice of every filter of the
+     * next layer (the next stem convolution, or the patch projection).
+     */
+    private static List<WeightRef> stemWeightsOf(Group g, Map<String, Parameter> p) {
+        VitConfig c = model.config();
+        int l = g.block();
+        int ch = g.index();
+        String own = l == 0 ? "embedding.stem." : "embedding.stem" + l + ".";
+        int in = l == 0 ? c.channels() : c.stemWidths().get(l - 1);
+        List<WeightRef> out = new ArrayList<>();
+        out.add(new WeightRef(p.get(own + "weight"), IntStream.range(ch * in * 9, (ch + 1) * in * 9).toArray()));
+        out.add(new WeightRef(p.get(own + "bias"), new int[] {ch}));
+        boolean last = l == c.stemLayers() - 1;
+        String next = last ? "embedding.patch.weight" : "embedding.stem" + (l + 1) + ".weight";
+        long[] shape = p.get(next).getArray().getShape().getShape(); // (out, in = this layer's width, kh, kw)
+        int kernel = (int) (shape[2] * shape[3]);
+        List<Integer> idx = new ArrayList<>();
+        for (int o = 0; o < shape[0]; o++) {
+            for (int k = 0; k < kernel; k++) {
+                idx.add((int) ((o * shape[1] + ch) * kernel + k));
+            }
+        }
+        out.add(new WeightRef(p.get(next), idx.stream().mapToInt(Integer::intValue).toArray()));
+        return out;
+    }
+
     /** The group's weights, written out independently of the estimator's index arithmetic. */
     private static List<WeightRef> weightsOf(Group g) {
         Map<String, Parameter> p = model.namedParameters();
+        if (g.kind() == Group.Kind.STEM) {
+            return stemWeightsOf(g, p);
+        }
         String b = "block" + g.block() + ".";
         BlockConfig bc = model.config().blocks().get(g.block());
         int d = model.config().dim();
@@ -255,6 +294,7 @@ class SaliencyEstimatorTest {
                 out.add(new WeightRef(p.get(b + "mlp.fc1.bias"), new int[] {j}));
                 out.add(new WeightRef(p.get(b + "mlp.fc2.weight"), fc2));
             }
+            case STEM -> throw new IllegalStateException("handled above");
             case BLOCK -> p.forEach((name, param) -> {
                 if (name.startsWith(b)) {
                     int[] all = new int[(int) param.getArray().size()];

@@ -12,10 +12,10 @@ import java.util.Random;
 
 /** Tiny heterogeneous models with every weight (biases and norms included) random, so slicing mistakes show. */
 final class TinyModels {
-    /** 28x28 grey, 7x7 patches (16 + CLS tokens), dim 12, four blocks of differing shapes. */
+    /** 28x28 grey, a stem of 3 then 4 channels, 7x7 patches (16 + CLS tokens), dim 12, four blocks of differing shapes. */
     static final VitConfig CONFIG = new VitConfig(28, 1, 7, 0, 0, 12, 10, List.of(
             new BlockConfig(3, 4, 16), new BlockConfig(2, 5, 12), new BlockConfig(3, 4, 20),
-            new BlockConfig(4, 3, 8)));
+            new BlockConfig(4, 3, 8)), List.of(3, 4));
     static final SparsifierConfig SPARSIFIER = new SparsifierConfig(List.of(1, 2), 8, 0.5, 1.0);
 
     private TinyModels() {}
