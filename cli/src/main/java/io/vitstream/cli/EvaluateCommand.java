@@ -39,7 +39,20 @@ final class EvaluateCommand implements Callable<Integer> {
     @Mixin
     DataOptions data;
 
-    @Option(names = "--limit", description = "Evaluate only the first N test images.")
+    @Option(names = "--split", defaultValue = "test",
+            description = {"test (default), or validation: the images the training commands hold out of the training",
+                "data (same --val-size and --seed as training give the same images), for choices that must not see"
+                    + " the test set."})
+    String split;
+
+    @Option(names = "--val-size", defaultValue = "5000",
+            description = "Validation images held out, as in training (default: ${DEFAULT-VALUE}).")
+    int valSize;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Split seed, as in training (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--limit", description = "Evaluate only the first N images.")
     Integer limit;
 
     @Option(names = "--batch", defaultValue = "64", description = "Batch size (default: ${DEFAULT-VALUE}).")
@@ -70,7 +83,11 @@ final class EvaluateCommand implements Callable<Integer> {
         KeepPolicy policy = new KeepPolicy(keepRatio, KeepPolicy.Method.parse(method), packageToken);
         data.checkAvailable();
         try (ModelArtifact.Loaded loaded = ModelArtifact.load(model)) {
-            LabeledImages test = data.test(loaded.manifest().input().height());
+            LabeledImages test = switch (split) {
+                case "test" -> data.test(loaded.manifest().input().height());
+                case "validation" -> data.trainAndValidation(valSize, null, seed).validation();
+                default -> throw new UserError("--split must be test or validation, got '" + split + "'");
+            };
             if (limit != null) {
                 test = test.limit(limit);
             }
@@ -86,9 +103,9 @@ final class EvaluateCommand implements Callable<Integer> {
                     : SparseForward.patchesPerStage(arch.numPatches(), stages.stages(), keepRatio);
             PrintWriter out = spec.commandLine().getOut();
             List<String> names = loaded.manifest().classNames();
-            out.printf(Locale.ROOT, "model %s (%s): accuracy %.4f on %d images, %.0f images/s at batch %d, %.2f MFLOPs/image%n",
-                    loaded.manifest().version(), model, r.accuracy(), r.count(), r.imagesPerSecond(), batch,
-                    flops / 1e6);
+            out.printf(Locale.ROOT, "model %s (%s): accuracy %.4f on %d %s images, %.0f images/s at batch %d, "
+                    + "%.2f MFLOPs/image%n", loaded.manifest().version(), model, r.accuracy(), r.count(), split,
+                    r.imagesPerSecond(), batch, flops / 1e6);
             if (!policy.isDense()) {
                 out.printf(Locale.ROOT, "keep ratio %.2f (%s%s): patch tokens per stage %s of %d%n", keepRatio,
                         policy.method().id(), packageToken ? ", package token" : "",
@@ -118,6 +135,7 @@ final class EvaluateCommand implements Callable<Integer> {
                 j.put("model_version", loaded.manifest().version());
                 j.put("accuracy", r.accuracy());
                 j.put("images", r.count());
+                j.put("split", split);
                 j.put("images_per_second", r.imagesPerSecond());
                 j.put("flops_per_image", flops);
                 j.put("batch", batch);

@@ -65,6 +65,8 @@ class CliErrorsTest {
     @Test
     void negativeBatch() {
         assertOneLineError(run("evaluate", "--model", "models/base", "--batch", "-4"), "--batch must be positive");
+        assertOneLineError(run("evaluate", "--model", TestData.repoRoot().resolve("models/base").toString(), "--split",
+                "train"), "--split must be test or validation");
         assertOneLineError(run("train", "--out", tmp.toString(), "--batch", "-1"), "batch size must be positive");
     }
 
