@@ -127,7 +127,7 @@ final class PruneCommand implements Callable<Integer> {
                 lastPhase[0] = phase;
             }
         }, !quiet);
-        recordCommand(r, id, ratio, method);
+        recordCommand(r);
         err.print(r.plan().describe());
         err.printf(Locale.ROOT, "wrote %s (%s): FLOPs %.2fM -> %.2fM (%.1f%%), validation accuracy %.4f "
                 + "(sliced, before fine-tuning: %.4f), test accuracy %.4f%n", out, id, r.flopsBefore() / 1e6,
@@ -138,11 +138,9 @@ final class PruneCommand implements Callable<Integer> {
     }
 
     /** Adds the command that reproduces the model to its manifest (the job itself does not know the command line). */
-    private void recordCommand(PruneResult r, String id, double ratio, Saliency.Method method) throws IOException {
+    private void recordCommand(PruneResult r) throws IOException {
         Map<String, Object> training = new LinkedHashMap<>();
-        training.put("command", String.format(Locale.ROOT, "vitstream prune --model %s --flops-ratio %s --out %s "
-                + "--saliency %s --epochs %d --model-version %s", model, ratio, out, method.id(), epochs, id)
-                + (limit != null ? " --limit " + limit : "") + (calibration != 2048 ? " --calibration " + calibration : ""));
+        training.put("command", Invocation.of(spec));
         training.putAll(r.manifest().training());
         Manifest m = r.manifest();
         ModelArtifact.writeManifest(out, new Manifest(m.formatVersion(),

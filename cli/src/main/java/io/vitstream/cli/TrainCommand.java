@@ -26,7 +26,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code vitstream train}: trains a dense ViT on Fashion-MNIST and writes a model artifact. */
 @Command(name = "train", mixinStandardHelpOptions = true,
@@ -36,6 +38,9 @@ import picocli.CommandLine.Option;
             "At the end the model is evaluated on the test set and the accuracy recorded in its manifest."
         })
 final class TrainCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--out", required = true, description = "Output model directory.")
     Path out;
 
@@ -205,11 +210,7 @@ final class TrainCommand implements Callable<Integer> {
 
     private Map<String, Object> recipe(TrainOptions o, int trainCount, int valCount) {
         Map<String, Object> r = new LinkedHashMap<>();
-        r.put("command", "vitstream train --out " + out + " --epochs " + o.epochs() + " --batch " + o.batchSize()
-                + " --lr " + o.learningRate() + " --dim " + dim + " --depth " + depth + " --heads " + heads
-                + " --mlp-dim " + mlpDim + " --patch " + patch + " --stem-channels " + stemChannels
-                + " --stem-layers " + stemLayers
-                + " --seed " + o.seed() + " --conv-init " + convInit + (limit != null ? " --limit " + limit : ""));
+        r.put("command", Invocation.of(spec));
         r.put("optimizer", "adamw");
         r.put("learning_rate", o.learningRate());
         r.put("min_learning_rate", o.minLearningRate());

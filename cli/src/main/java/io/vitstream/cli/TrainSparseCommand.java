@@ -26,7 +26,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code vitstream train-sparse}: DynamicViT fine-tuning of a dense model into one with a live keep-ratio knob. */
 @Command(name = "train-sparse", mixinStandardHelpOptions = true,
@@ -36,6 +38,9 @@ import picocli.CommandLine.Option;
             "Writes a model artifact whose manifest records the sparsifier; evaluate it with --keep-ratio."
         })
 final class TrainSparseCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--teacher", defaultValue = "${sys:vitstream.home:-.}/models/base",
             description = "Dense model to start from and distil from (default: ${DEFAULT-VALUE}).")
     Path teacher;
@@ -126,9 +131,7 @@ final class TrainSparseCommand implements Callable<Integer> {
                 student.importWeights(weights, teacher.toString(), true);
                 String id = version != null ? version : tm.version() + "-sparse";
                 Map<String, Object> recipe = new LinkedHashMap<>();
-                recipe.put("command", "vitstream train-sparse --teacher " + teacher + " --out " + out + " --epochs "
-                        + epochs + " --lr " + lr + " --backbone-lr-scale " + backboneLrScale + " --min-ratio " + minRatio + " --max-ratio " + maxRatio
-                        + " --seed " + seed + (limit != null ? " --limit " + limit : ""));
+                recipe.put("command", Invocation.of(spec));
                 recipe.put("method", "DynamicViT: Gumbel-softmax keep decisions, attention masking, ratio-conditioned "
                         + "predictors, keep-ratio loss, logit KL + kept-token MSE distillation from the teacher");
                 recipe.put("teacher", tm.version());

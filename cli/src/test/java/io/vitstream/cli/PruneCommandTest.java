@@ -42,6 +42,10 @@ class PruneCommandTest {
         assertThat(pruning.get("saliency")).isEqualTo("fisher");
         assertThat((List<Object>) pruning.get("removed")).isNotEmpty();
         assertThat(m.training()).containsKeys("command", "saliency_side_by_side", "fine_tune", "predictor_refit");
+        // The command as given, every option included, so the model can be made again.
+        assertThat(m.training().get("command")).isEqualTo("vitstream prune --model " + parent + " --out " + out
+                + " --flops-ratio 0.6 --saliency fisher --epochs 1 --limit 640 --val-size 500 --calibration 24"
+                + " --model-version test-p60 --quiet --data-dir " + TestData.fashionMnist());
         assertThat(Files.exists(out.resolve("checkpoint"))).as("checkpoint removed once the model is written")
                 .isFalse();
         assertThat(r.err()).contains("plan (fisher saliency)").contains("wrote");
