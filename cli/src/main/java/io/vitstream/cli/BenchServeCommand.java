@@ -99,7 +99,7 @@ final class BenchServeCommand implements Callable<Integer> {
             LabeledImages test = data.test(loaded.manifest().input().height());
             List<byte[]> pngs = new ArrayList<>();
             for (int i = 0; i < Math.min(test.count(), images); i++) {
-                pngs.add(LocalServing.png(test, i));
+                pngs.add(test.png(i));
             }
             for (int b : batchLimits) {
                 if (b < 1) {

@@ -151,7 +151,7 @@ final class DemoCommand implements Callable<Integer> {
                     RecordHeaders h = new RecordHeaders();
                     h.add(Topics.HEADER_LABEL, String.valueOf(test.labels()[idx]).getBytes(StandardCharsets.US_ASCII));
                     producer.send(new ProducerRecord<>(Topics.IMAGES, null, run + "-" + p + "-" + i,
-                            LocalServing.png(test, idx), h));
+                            test.png(idx), h));
                 }
                 producer.flush();
                 offset += images;
@@ -164,7 +164,7 @@ final class DemoCommand implements Callable<Integer> {
             }
             // Bad input: never lost, never fatal.
             byte[][] bad = {new byte[0], "not an image at all".getBytes(StandardCharsets.UTF_8),
-                Arrays.copyOf(LocalServing.png(test, 0), 40)};
+                Arrays.copyOf(test.png(0), 40)};
             for (int i = 0; i < bad.length; i++) {
                 producer.send(new ProducerRecord<>(Topics.IMAGES, run + "-bad-" + i, bad[i]));
             }

@@ -168,7 +168,7 @@ final class DemoLoop {
                     int idx = n % test.count();
                     RecordHeaders h = new RecordHeaders();
                     h.add(Topics.HEADER_LABEL, Labels.encode(test.labels()[idx]));
-                    producer.send(new ProducerRecord<>(Topics.IMAGES, null, "loop-" + n, LocalServing.png(test, idx),
+                    producer.send(new ProducerRecord<>(Topics.IMAGES, null, "loop-" + n, test.png(idx),
                             h));
                 }
                 producer.flush();

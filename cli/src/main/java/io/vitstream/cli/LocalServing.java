@@ -7,7 +7,6 @@ import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.controller.Controller;
 import io.vitstream.controller.ControllerConfig;
 import io.vitstream.controller.job.PruneRunner;
-import io.vitstream.data.LabeledImages;
 import io.vitstream.kafka.ControlMessage;
 import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.ModelRecords;
@@ -18,8 +17,6 @@ import io.vitstream.serving.InferenceWorker;
 import io.vitstream.serving.WorkerConfig;
 import io.vitstream.signing.ModelSigning;
 import io.vitstream.util.UserError;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -28,13 +25,11 @@ import java.security.KeyPair;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import javax.imageio.ImageIO;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -206,19 +201,6 @@ final class LocalServing implements AutoCloseable {
                 into.add(Prediction.SERDE.deserialize(r.topic(), r.value()));
             }
         }
-    }
-
-    static byte[] png(LabeledImages data, int idx) {
-        BufferedImage img = new BufferedImage(data.width(), data.height(), BufferedImage.TYPE_BYTE_GRAY);
-        img.getRaster().setDataElements(0, 0, data.width(), data.height(),
-                Arrays.copyOfRange(data.pixels(), idx * data.imageBytes(), (idx + 1) * data.imageBytes()));
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try {
-            ImageIO.write(img, "png", bytes);
-        } catch (IOException e) {
-            throw new IllegalStateException("PNG encoding in memory failed", e);
-        }
-        return bytes.toByteArray();
     }
 
     static double quantile(double[] sorted, double q) {

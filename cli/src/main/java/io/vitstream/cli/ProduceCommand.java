@@ -131,7 +131,7 @@ final class ProduceCommand implements Callable<Integer> {
         String run = UUID.randomUUID().toString().substring(0, 8);
         List<Item> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            out.add(new Item("fmnist-" + run + "-" + i, LocalServing.png(test, i), test.labels()[i]));
+            out.add(new Item("fmnist-" + run + "-" + i, test.png(i), test.labels()[i]));
         }
         return out;
     }

@@ -323,7 +323,7 @@ class DashboardsPrometheusTest {
                     h.add(Topics.HEADER_LABEL,
                             String.valueOf(images.labels()[idx]).getBytes(StandardCharsets.US_ASCII));
                     producer.send(new ProducerRecord<>(Topics.IMAGES, null, "dash-" + i,
-                            LocalServing.png(images, idx), h));
+                            images.png(idx), h));
                     if (i % 50 == 25) {
                         producer.send(new ProducerRecord<>(Topics.IMAGES, "dash-bad-" + i,
                                 "not an image".getBytes(StandardCharsets.UTF_8)));

@@ -24,6 +24,21 @@ public record LabeledImages(byte[] pixels, int[] labels, int height, int width, 
         return height * width;
     }
 
+    /** Image {@code idx} as PNG bytes (8-bit grey), as a producer would send it to {@code vit.images}. */
+    public byte[] png(int idx) {
+        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(width, height,
+                java.awt.image.BufferedImage.TYPE_BYTE_GRAY);
+        img.getRaster().setDataElements(0, 0, width, height,
+                java.util.Arrays.copyOfRange(pixels, idx * imageBytes(), (idx + 1) * imageBytes()));
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try {
+            javax.imageio.ImageIO.write(img, "png", bytes);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("PNG encoding in memory failed", e);
+        }
+        return bytes.toByteArray();
+    }
+
     /** The first {@code n} images (or all, if fewer). */
     public LabeledImages limit(int n) {
         if (n >= count()) {

@@ -1,10 +1,12 @@
 package io.vitstream.kafka;
 
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 
@@ -49,6 +51,21 @@ public final class Topics {
      * producer).
      */
     public static final int MAX_IMAGE_RECORD_BYTES = 16 * 1024 * 1024;
+
+    /**
+     * Settings of a consumer that reads the compacted topics ({@link #MODELS}, {@link #CONTROL}, the controller's
+     * state) by assigning partitions itself: {@code clientSettings} plus read_committed, no group and no commits,
+     * and a partition fetch large enough for a model chunk.
+     */
+    public static Map<String, Object> compactedReader(Map<String, Object> clientSettings, String clientId) {
+        Map<String, Object> c = new HashMap<>(clientSettings);
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        c.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
+        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 4 * 1024 * 1024);
+        c.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        return c;
+    }
 
     private static final Map<String, String> LARGE = Map.of(
             TopicConfig.MAX_MESSAGE_BYTES_CONFIG, String.valueOf(MAX_IMAGE_RECORD_BYTES));

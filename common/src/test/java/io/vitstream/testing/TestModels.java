@@ -43,4 +43,22 @@ public final class TestModels {
     public static void activate(KafkaBroker broker, String version, double keepRatio) {
         Publisher.setControl(broker.clientConfig(), ControlMessage.active(version, keepRatio));
     }
+
+    /**
+     * Settings of a test worker on {@code broker} that accepts models signed for {@code publicKey}: no HTTP server,
+     * small quick batches, fast heartbeats and group session timeouts, so tests see swaps and rebalances in seconds.
+     */
+    public static java.util.Map<String, String> workerSettings(KafkaBroker broker, String workerId, Path publicKey) {
+        java.util.Map<String, String> s = new java.util.LinkedHashMap<>();
+        s.put("bootstrap.servers", broker.bootstrapServers());
+        s.put("worker.id", workerId);
+        s.put("model.public.key", publicKey.toString());
+        s.put("http.port", "-1");
+        s.put("batch.max.size", "8");
+        s.put("batch.max.wait.ms", "20");
+        s.put("heartbeat.ms", "300");
+        s.put("kafka.session.timeout.ms", "6000");
+        s.put("kafka.heartbeat.interval.ms", "1000");
+        return s;
+    }
 }

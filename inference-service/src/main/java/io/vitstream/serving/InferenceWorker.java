@@ -499,9 +499,8 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     private boolean commit(List<InFlight> done) {
         long phaseStart = System.nanoTime();
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
-        List<Prediction> predictions = new ArrayList<>();
+        List<Sent> predictions = new ArrayList<>();
         List<Rejected> deadLetters = new ArrayList<>();
-        List<double[]> timing = new ArrayList<>(); // per prediction: keep ratio, tokens kept, FLOPs
         try {
             for (InFlight f : done) {
                 for (ConsumerRecord<String, byte[]> r : f.records) {
@@ -547,8 +546,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
                     long now = System.currentTimeMillis();
                     Prediction p = prediction(a, f.model, fw.logits()[i], f.keepRatio, tokens, flops, fw.startMs(),
                             fw.inferenceMs(), now, fw.teacherClasses()[i]);
-                    predictions.add(p);
-                    timing.add(new double[] {f.keepRatio, tokenSum, flops});
+                    predictions.add(new Sent(p, f.keepRatio, tokenSum, flops));
                     producer.send(new ProducerRecord<>(Topics.PREDICTIONS, a.id(), Prediction.SERDE.serialize(null, p)));
                 }
             }
@@ -576,14 +574,16 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         for (Rejected r : deadLetters) {
             metrics.rejected(r.reason());
         }
-        for (int i = 0; i < predictions.size(); i++) {
-            Prediction p = predictions.get(i);
-            double[] t = timing.get(i);
-            metrics.predicted(p.modelVersion(), t[0], p.queueMs(), p.inferenceMs(), p.endToEndMs(), (int) t[1],
-                    (long) t[2]);
+        for (Sent x : predictions) {
+            Prediction p = x.prediction();
+            metrics.predicted(p.modelVersion(), x.keepRatio(), p.queueMs(), p.inferenceMs(), p.endToEndMs(), x.tokens(),
+                    x.flops());
         }
         return true;
     }
+
+    /** A prediction sent in the open transaction, with what its metrics need once it is committed. */
+    private record Sent(Prediction prediction, double keepRatio, int tokens, long flops) {}
 
     /** After an abort: waits for the lanes, forgets every uncommitted record and seeks back to the committed offsets. */
     private void discardUncommitted() {

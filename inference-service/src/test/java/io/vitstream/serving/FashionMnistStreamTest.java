@@ -14,7 +14,6 @@ import io.vitstream.serving.TestKafka.Image;
 import io.vitstream.serving.TestKafka.RunningWorker;
 import io.vitstream.signing.ModelSigning;
 import io.vitstream.testing.TestData;
-import java.awt.image.BufferedImage;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Duration;
@@ -46,11 +45,7 @@ class FashionMnistStreamTest {
         LabeledImages test = FashionMnist.load(TestData.fashionMnist(), FashionMnist.Split.TEST).limit(N);
         List<Image> images = new ArrayList<>(N);
         for (int i = 0; i < N; i++) {
-            BufferedImage img = new BufferedImage(28, 28, BufferedImage.TYPE_BYTE_GRAY);
-            img.getRaster().setDataElements(0, 0, 28, 28,
-                    java.util.Arrays.copyOfRange(test.pixels(), i * 784, (i + 1) * 784));
-            images.add(new Image("f-" + i, TestImages.encode(img, "png"),
-                    Map.of("label", String.valueOf(test.labels()[i]))));
+            images.add(new Image("f-" + i, test.png(i), Map.of("label", String.valueOf(test.labels()[i]))));
         }
         KeyPair keys = ModelSigning.generate();
         Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));

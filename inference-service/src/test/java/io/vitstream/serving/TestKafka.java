@@ -11,7 +11,6 @@ import java.security.KeyPair;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
@@ -53,16 +52,7 @@ final class TestKafka {
     }
 
     static WorkerConfig workerConfig(KafkaBroker broker, String workerId, Path publicKey, Map<String, String> extra) {
-        Map<String, String> s = new LinkedHashMap<>();
-        s.put("bootstrap.servers", broker.bootstrapServers());
-        s.put("worker.id", workerId);
-        s.put("model.public.key", publicKey.toString());
-        s.put("http.port", "-1");
-        s.put("batch.max.size", "8");
-        s.put("batch.max.wait.ms", "20");
-        s.put("heartbeat.ms", "300");
-        s.put("kafka.session.timeout.ms", "6000");
-        s.put("kafka.heartbeat.interval.ms", "1000");
+        Map<String, String> s = TestModels.workerSettings(broker, workerId, publicKey);
         s.putAll(extra);
         return WorkerConfig.parse(s);
     }

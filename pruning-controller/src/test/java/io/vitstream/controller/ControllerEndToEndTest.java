@@ -31,20 +31,15 @@ import io.vitstream.training.TrainOptions;
 import io.vitstream.training.VitTrainer;
 import io.vitstream.util.Json;
 import io.vitstream.util.Seeds;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
-import javax.imageio.ImageIO;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.internals.RecordHeaders;
@@ -231,7 +226,7 @@ class ControllerEndToEndTest {
     private static void stream(KafkaBroker broker, LabeledImages test, AtomicBoolean flowing) {
         List<byte[]> pngs = new ArrayList<>();
         for (int i = 0; i < 1000; i++) {
-            pngs.add(png(test, i));
+            pngs.add(test.png(i));
         }
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(broker.clientConfig(),
                 new StringSerializer(), new ByteArraySerializer())) {
@@ -248,19 +243,6 @@ class ControllerEndToEndTest {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    private static byte[] png(LabeledImages data, int idx) {
-        BufferedImage img = new BufferedImage(data.width(), data.height(), BufferedImage.TYPE_BYTE_GRAY);
-        img.getRaster().setDataElements(0, 0, data.width(), data.height(),
-                Arrays.copyOfRange(data.pixels(), idx * data.imageBytes(), (idx + 1) * data.imageBytes()));
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try {
-            ImageIO.write(img, "png", bytes);
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException(e);
-        }
-        return bytes.toByteArray();
     }
 
     private static void await(String what, BooleanSupplier condition, int seconds) throws InterruptedException {
@@ -280,17 +262,8 @@ class ControllerEndToEndTest {
 
         Workers(KafkaBroker broker, Path publicKey) {
             for (String id : List.of("w1", "w2")) {
-                Map<String, String> s = new LinkedHashMap<>();
-                s.put("bootstrap.servers", broker.bootstrapServers());
-                s.put("worker.id", id);
-                s.put("model.public.key", publicKey.toString());
-                s.put("http.port", "-1");
-                s.put("batch.max.size", "8");
-                s.put("batch.max.wait.ms", "20");
-                s.put("heartbeat.ms", "300");
-                s.put("kafka.session.timeout.ms", "6000");
-                s.put("kafka.heartbeat.interval.ms", "1000");
-                InferenceWorker w = InferenceWorker.create(WorkerConfig.parse(s), new SimpleMeterRegistry());
+                InferenceWorker w = InferenceWorker.create(
+                        WorkerConfig.parse(TestModels.workerSettings(broker, id, publicKey)), new SimpleMeterRegistry());
                 Thread t = new Thread(w, "e2e-worker-" + id);
                 t.setDaemon(true);
                 t.start();

@@ -15,11 +15,9 @@ import java.nio.file.Path;
 import java.security.PublicKey;
 import java.time.Duration;
 import java.util.Base64;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -52,12 +50,7 @@ public final class ModelFetcher {
                 // Incomplete or stale copy: fetch again below.
             }
         }
-        Map<String, Object> c = new HashMap<>(clientSettings);
-        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        c.put(ConsumerConfig.CLIENT_ID_CONFIG, "vitstream-controller-fetch");
-        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 4 * 1024 * 1024);
-        c.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        Map<String, Object> c = Topics.compactedReader(clientSettings, "vitstream-controller-fetch");
         byte[] manifestJson = null;
         byte[] signature = null;
         int chunks = -1;

@@ -9,14 +9,12 @@ import io.vitstream.util.Json;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
@@ -55,12 +53,7 @@ public final class ClusterFollower implements AutoCloseable {
     private volatile RuntimeException failure;
 
     public ClusterFollower(Map<String, Object> clientSettings) {
-        Map<String, Object> c = new HashMap<>(clientSettings);
-        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
-        c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-        c.put(ConsumerConfig.CLIENT_ID_CONFIG, "vitstream-controller-follower");
-        c.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, 4 * 1024 * 1024);
-        c.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        Map<String, Object> c = Topics.compactedReader(clientSettings, "vitstream-controller-follower");
         this.consumer = new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
         this.thread = new Thread(this::run, "controller-follower");
         this.thread.setDaemon(true);
