@@ -16,13 +16,20 @@ import ai.djl.util.PairList;
  * <p>Input (B, N, D) and optionally a key policy (B, N) with values in [0, 1]: DynamicViT's attention masking, where
  * token j contributes to query i in proportion to policy[j] (each token always attends to itself, so rows never
  * empty). With a 0/1 policy a dropped token has no influence on any kept token, while shapes stay fixed for
- * training; the policy is multiplicative so gradients reach the token predictors. Output (B, N, D) and the
- * attention of the CLS query averaged over heads, (B, N), which the CLS-attention baseline ranks tokens by.
+ * training; the policy is multiplicative so gradients reach the token predictors. Output (B, N, D), and, when the
+ * forward call's parameters hold {@link #CLS_ATTENTION}, the attention of the CLS query averaged over heads, (B, N),
+ * which the CLS-attention baseline ranks tokens by (only then: it costs two ops per block on every batch).
  *
  * <p>Weight layout (relied on by structured pruning): {@code qkv.weight} is (3 * H * Dh, D) with rows ordered
  * [Q head 0..H-1 | K head 0..H-1 | V head 0..H-1], each head Dh contiguous rows; {@code proj.weight} is (D, H * Dh).
  */
 public final class Attention extends AbstractBlock {
+    /** Key of a forward parameter that asks for the CLS attention as a second output. */
+    public static final String CLS_ATTENTION = "clsAttention";
+    /** The forward parameters that ask for it. */
+    public static final PairList<String, Object> WITH_CLS_ATTENTION =
+            new PairList<>(java.util.List.of(CLS_ATTENTION), java.util.List.of(Boolean.TRUE));
+
     private final int dim;
     private final int heads;
     private final int headDim;
@@ -62,8 +69,16 @@ public final class Attention extends AbstractBlock {
         }
         NDArray out = mixed.transpose(0, 2, 1, 3).reshape(b, n, (long) heads * headDim);
         out = proj.forward(ps, new NDList(out), training).singletonOrThrow();
+        if (!wantsClsAttention(params)) {
+            return new NDList(out);
+        }
         NDArray clsAttention = attention.get(":, :, 0, :").mean(new int[] {1}); // (B, N)
         return new NDList(out, clsAttention);
+    }
+
+    /** Whether forward parameters ask for the CLS attention. */
+    public static boolean wantsClsAttention(PairList<String, Object> params) {
+        return params != null && params.contains(CLS_ATTENTION);
     }
 
     /** Softmax over keys weighted by the key policy (B, N), with the diagonal always weighted 1. */

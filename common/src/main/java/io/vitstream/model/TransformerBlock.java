@@ -13,8 +13,8 @@ import ai.djl.util.PairList;
 /**
  * Pre-norm transformer block: {@code x + attn(LN(x))}, then {@code x + mlp(LN(x))}.
  *
- * <p>Input (B, N, D) and an optional key policy (B, N) (see {@link Attention}); output (B, N, D) and the CLS
- * attention (B, N) of this block.
+ * <p>Input (B, N, D) and an optional key policy (B, N) (see {@link Attention}); output (B, N, D), and the CLS
+ * attention (B, N) of this block when the forward parameters ask for it ({@link Attention#WITH_CLS_ATTENTION}).
  */
 public final class TransformerBlock extends AbstractBlock {
     private final BlockConfig shape;
@@ -48,14 +48,14 @@ public final class TransformerBlock extends AbstractBlock {
         if (inputs.size() > 1) {
             attnIn.add(inputs.get(1));
         }
-        NDList attnOut = attention.forward(ps, attnIn, training);
+        NDList attnOut = attention.forward(ps, attnIn, training, params);
         NDArray gate = blockGate;
         NDArray g = gate == null ? null : gate.reshape(gate.size() == 1 ? 1 : x.getShape().get(0), 1, 1);
         x = x.add(g == null ? attnOut.get(0) : attnOut.get(0).mul(g));
         NDArray h = norm2.forward(ps, new NDList(x), training).singletonOrThrow();
         NDArray m = mlp.forward(ps, new NDList(h), training).singletonOrThrow();
         x = x.add(g == null ? m : m.mul(g));
-        return new NDList(x, attnOut.get(1));
+        return attnOut.size() > 1 ? new NDList(x, attnOut.get(1)) : new NDList(x);
     }
 
     @Override

@@ -4,7 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
+import io.vitstream.model.Attention;
 import io.vitstream.model.FlopCounter;
 import io.vitstream.model.TransformerBlock;
 import io.vitstream.model.VisionTransformer;
@@ -114,7 +116,15 @@ public final class SparseForward {
 
     /** Gathers tokens (B, n, D) at per-row indices (B, k) into (B, k, D). */
     public static NDArray gatherTokens(NDArray tokens, NDArray index) {
-        return tokens.gather(index.expandDims(2).repeat(2, tokens.getShape().get(2)), 1);
+        Shape shape = tokens.getShape();
+        long b = shape.get(0);
+        long n = shape.get(1);
+        long d = shape.get(2);
+        long k = index.getShape().get(1);
+        // Rows of the flattened (B * n, D) tokens: one index_select instead of an index repeated D times for gather.
+        NDArray rowStarts = index.getManager().arange(0, (int) (b * n), (int) n, DataType.INT64).reshape(b, 1);
+        NDArray rows = index.add(rowStarts).reshape(b * k);
+        return tokens.reshape(b * n, d).get(rows).reshape(b, k, d);
     }
 
     /**
@@ -127,6 +137,7 @@ public final class SparseForward {
         NDArray x = net.embed(ps, pixels, false);
         SparsifierConfig sparsifier = policy.isDense() ? null : stagesFor(net, policy);
         List<Integer> stages = sparsifier == null ? List.of() : sparsifier.stages();
+        boolean learned = policy.method() == KeepPolicy.Method.LEARNED;
         long batch = x.getShape().get(0);
         NDArray clsAttention = null;
         NDArray pkg = null; // (B, D) package token
@@ -138,10 +149,11 @@ public final class SparseForward {
             if (s < stages.size() && stages.get(s) == i) {
                 int k = keepCount(patches, policy.keepRatio());
                 if (k < patches) {
-                    NDArray cls = x.get(":, :1, :");
                     NDArray candidates = x.get(":, 1:" + (1 + patches) + ", :");
-                    NDArray weights; // (B, n) non-negative importance, larger = keep
-                    if (policy.method() == KeepPolicy.Method.LEARNED) {
+                    NDArray weights; // (B, n) importance, larger = keep; non-negative where a package token uses it
+                    if (learned && !policy.packageToken()) {
+                        weights = net.predictors().get(s).keepScores(ps, candidates);
+                    } else if (learned) {
                         NDArray ones = candidates.get(":, :, 0").onesLike();
                         NDArray ratio = candidates.get(":, :1, 0").onesLike().mul((float) policy.keepRatio());
                         NDArray logp = net.predictors().get(s).forward(ps, new NDList(candidates, ones, ratio), false)
@@ -151,7 +163,6 @@ public final class SparseForward {
                         weights = clsAttention.get(":, 1:" + (1 + patches));
                     }
                     NDArray index = topKIndices(weights, k); // (B, k), original order
-                    NDArray kept = gatherTokens(candidates, index); // (B, k, D)
                     if (keptIndices != null) {
                         long[] flat = index.toLongArray();
                         long[][] rows = new long[(int) batch][k];
@@ -160,10 +171,13 @@ public final class SparseForward {
                         }
                         keptIndices.add(rows);
                     }
+                    // CLS (token 0) and the kept patches (token 1 + index) in one gather.
+                    NDArray withCls = NDArrays.concat(new NDList(index.get(":, :1").zerosLike(), index.add(1)), 1);
+                    NDArray kept = gatherTokens(x, withCls); // (B, 1 + k, D)
                     if (policy.packageToken()) {
                         NDArray keptWeights = weights.gather(index, 1);
                         NDArray fused = candidates.mul(weights.expandDims(2)).sum(new int[] {1})
-                                .sub(kept.mul(keptWeights.expandDims(2)).sum(new int[] {1})); // (B, D)
+                                .sub(kept.get(":, 1:, :").mul(keptWeights.expandDims(2)).sum(new int[] {1})); // (B, D)
                         NDArray mass = weights.sum(new int[] {1}, true).sub(keptWeights.sum(new int[] {1}, true));
                         if (pkg != null) {
                             fused = fused.add(pkg.mul(pkgMass));
@@ -171,17 +185,20 @@ public final class SparseForward {
                         }
                         pkgMass = mass.add(1e-9f);
                         pkg = fused.div(pkgMass);
-                        x = NDArrays.concat(new NDList(cls, kept, pkg.expandDims(1)), 1);
+                        x = NDArrays.concat(new NDList(kept, pkg.expandDims(1)), 1);
                     } else {
-                        x = NDArrays.concat(new NDList(cls, kept), 1);
+                        x = kept;
                     }
                     patches = k;
                 }
                 s++;
             }
-            NDList out = blocks.get(i).forward(ps, new NDList(x), false);
+            // The baseline ranks by the CLS attention of the block before a stage; nothing else needs it.
+            boolean wantCls = !learned && s < stages.size() && stages.get(s) == i + 1;
+            NDList out = blocks.get(i).forward(ps, new NDList(x), false,
+                    wantCls ? Attention.WITH_CLS_ATTENTION : null);
             x = out.get(0);
-            clsAttention = out.get(1);
+            clsAttention = wantCls ? out.get(1) : null;
         }
         if (batch != x.getShape().get(0)) {
             throw new IllegalStateException("batch size changed during the forward pass");

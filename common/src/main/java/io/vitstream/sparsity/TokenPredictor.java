@@ -48,7 +48,29 @@ public final class TokenPredictor extends AbstractBlock {
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDArray tokens = inputs.get(0);
-        NDArray policy = inputs.get(1);
+        long b = tokens.getShape().get(0);
+        NDArray logits = logits(ps, tokens, inputs.get(1), training); // (B, N, 2)
+        NDArray r = inputs.get(2).reshape(b, 1, 1).clip(0.01f, 0.99f);
+        NDArray priorLogOdds = r.log().sub(r.neg().add(1f).log()); // (B, 1, 1)
+        NDArray offset = NDArrays.concat(new NDList(priorLogOdds, priorLogOdds.zerosLike()), 2); // keep, drop
+        return new NDList(logits.add(offset).logSoftmax(2));
+    }
+
+    /**
+     * Inference ranking of tokens that are all still kept: the keep logit minus the drop logit, (B, N). Top-k over it
+     * picks exactly the tokens top-k over the keep probability of {@link #forward} picks (that probability is the
+     * logistic of this score plus the ratio's prior log-odds, shared by every token), with a third of the ops and
+     * without the probability's rounding to 1.0 for confident tokens.
+     *
+     * @param tokens patch tokens (B, N, D)
+     */
+    public NDArray keepScores(ParameterStore ps, NDArray tokens) {
+        NDArray logits = logits(ps, tokens, null, false);
+        return logits.get(":, :, 0").sub(logits.get(":, :, 1"));
+    }
+
+    /** Keep/drop logits (B, N, 2) before the ratio's prior; a null policy means every token is still kept. */
+    private NDArray logits(ParameterStore ps, NDArray tokens, NDArray policy, boolean training) {
         long b = tokens.getShape().get(0);
         long n = tokens.getShape().get(1);
         NDArray h = norm.forward(ps, new NDList(tokens), training).singletonOrThrow();
@@ -56,15 +78,18 @@ public final class TokenPredictor extends AbstractBlock {
         int half = hidden / 2;
         NDArray local = h.get(":, :, :" + half);
         NDArray globalPart = h.get(":, :, " + half + ":");
-        NDArray p = policy.reshape(b, n, 1);
-        NDArray global = globalPart.mul(p).sum(new int[] {1}, true).div(p.sum(new int[] {1}, true).add(1e-6f));
+        NDArray global;
+        if (policy == null) {
+            // The policy-weighted mean below with a policy of ones, with the same rounding.
+            global = globalPart.sum(new int[] {1}, true).div(n + 1e-6f);
+        } else {
+            NDArray p = policy.reshape(b, n, 1);
+            global = globalPart.mul(p).sum(new int[] {1}, true).div(p.sum(new int[] {1}, true).add(1e-6f));
+        }
         NDArray x = NDArrays.concat(new NDList(local, global.broadcast(b, n, half)), 2);
         x = Activation.gelu(fc1.forward(ps, new NDList(x), training).singletonOrThrow());
         x = Activation.gelu(fc2.forward(ps, new NDList(x), training).singletonOrThrow());
-        NDArray r = inputs.get(2).reshape(b, 1, 1).clip(0.01f, 0.99f);
-        NDArray priorLogOdds = r.log().sub(r.neg().add(1f).log()); // (B, 1, 1)
-        NDArray offset = NDArrays.concat(new NDList(priorLogOdds, priorLogOdds.zerosLike()), 2); // keep, drop
-        return new NDList(out.forward(ps, new NDList(x), training).singletonOrThrow().add(offset).logSoftmax(2));
+        return out.forward(ps, new NDList(x), training).singletonOrThrow();
     }
 
     @Override

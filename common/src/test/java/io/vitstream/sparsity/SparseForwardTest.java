@@ -148,6 +148,121 @@ class SparseForwardTest {
     }
 
     @Test
+    void batchedSparseInferenceEqualsAPerImageReferenceThatSelectsTokensInJava() {
+        Seeds.seedAll(13);
+        try (VitModel model = VitModel.create(CONFIG, SPARSIFIER);
+                NDManager scope = model.djlModel().getNDManager().newSubManager()) {
+            ParameterStore ps = new ParameterStore(scope, false);
+            int batch = 5;
+            float[] px = images(batch);
+            NDArray x = scope.create(px, new Shape(batch, 1, 28, 28));
+            for (KeepPolicy.Method method : KeepPolicy.Method.values()) {
+                for (double ratio : new double[] {0.7, 0.4}) {
+                    List<long[][]> kept = new ArrayList<>();
+                    float[] batched = SparseForward.infer(model.network(), ps, x, new KeepPolicy(ratio, method, false),
+                            kept).toFloatArray();
+                    for (int b = 0; b < batch; b++) {
+                        NDArray one = scope.create(Arrays.copyOfRange(px, b * 784, (b + 1) * 784), new Shape(1, 1, 28, 28));
+                        List<long[]> keptByImage = new ArrayList<>();
+                        for (long[][] stage : kept) {
+                            keptByImage.add(stage[b]);
+                        }
+                        String what = method.id() + " at " + ratio + ", image " + b;
+                        float[] expected = referenceLogits(model, ps, one, ratio, method, keptByImage, what);
+                        for (int c = 0; c < expected.length; c++) {
+                            assertThat(batched[b * expected.length + c]).as("%s, class %d", what, c)
+                                    .isCloseTo(expected[c], org.assertj.core.data.Offset.offset(1e-4f));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * One image through the network with token selection done by hand: at each stage the tokens the batched pass
+     * kept ({@code kept}) must be a top-k of the reference score (the predictor's keep probability from its full
+     * training-time forward with every token kept, at the requested ratio, or the previous block's CLS attention),
+     * up to ties; they are then copied in Java (CLS first, original order) and the blocks run on them. No package
+     * token.
+     */
+    private static float[] referenceLogits(VitModel model, ParameterStore ps, NDArray image, double ratio,
+            KeepPolicy.Method method, List<long[]> kept, String what) {
+        NDManager m = image.getManager();
+        NDArray t = model.network().embed(ps, image, false);
+        int patches = CONFIG.numPatches();
+        int dim = CONFIG.dim();
+        float[] clsAttention = null;
+        int s = 0;
+        for (int i = 0; i < CONFIG.depth(); i++) {
+            if (s < SPARSIFIER.stages().size() && SPARSIFIER.stages().get(s) == i) {
+                int k = SparseForward.keepCount(patches, ratio);
+                float[] score = new float[patches];
+                if (method == KeepPolicy.Method.LEARNED) {
+                    NDArray candidates = t.get(":, 1:" + (1 + patches) + ", :");
+                    NDArray logp = model.network().predictors().get(s).forward(ps, new NDList(candidates,
+                            m.ones(new Shape(1, patches)), m.create(new float[] {(float) ratio}, new Shape(1, 1))),
+                            false).singletonOrThrow();
+                    score = logp.get(":, :, 0").exp().toFloatArray();
+                } else {
+                    System.arraycopy(clsAttention, 1, score, 0, patches);
+                }
+                long[] chosen = kept.get(s);
+                assertThat(chosen).as("%s, stage %d", what, s).hasSize(k).isSorted().doesNotHaveDuplicates();
+                float worstKept = Float.MAX_VALUE;
+                float bestDropped = -Float.MAX_VALUE;
+                java.util.Set<Long> chosenSet = new java.util.HashSet<>();
+                for (long c : chosen) {
+                    chosenSet.add(c);
+                    worstKept = Math.min(worstKept, score[(int) c]);
+                }
+                for (int j = 0; j < patches; j++) {
+                    if (!chosenSet.contains((long) j)) {
+                        bestDropped = Math.max(bestDropped, score[j]);
+                    }
+                }
+                assertThat(worstKept).as("%s, stage %d: every kept token scores at least every dropped one", what, s)
+                        .isGreaterThanOrEqualTo(bestDropped - 1e-5f);
+                float[] tokens = t.toFloatArray();
+                float[] selected = new float[(1 + k) * dim];
+                System.arraycopy(tokens, 0, selected, 0, dim); // CLS
+                for (int j = 0; j < k; j++) {
+                    System.arraycopy(tokens, (1 + (int) chosen[j]) * dim, selected, (1 + j) * dim, dim);
+                }
+                t = m.create(selected, new Shape(1, 1 + k, dim));
+                patches = k;
+                s++;
+            }
+            NDList out = model.network().blocks().get(i).forward(ps, new NDList(t), false,
+                    io.vitstream.model.Attention.WITH_CLS_ATTENTION);
+            t = out.get(0);
+            clsAttention = out.get(1).toFloatArray();
+        }
+        return model.network().classify(ps, t, false).toFloatArray();
+    }
+
+    @Test
+    void blocksReturnTheClsAttentionOnlyWhenAskedFor() {
+        Seeds.seedAll(3);
+        try (VitModel model = VitModel.create(CONFIG);
+                NDManager scope = model.djlModel().getNDManager().newSubManager()) {
+            ParameterStore ps = new ParameterStore(scope, false);
+            NDArray tokens = scope.randomNormal(new Shape(2, 17, 16));
+            NDList plain = model.network().blocks().get(0).forward(ps, new NDList(tokens), false);
+            NDList asked = model.network().blocks().get(0).forward(ps, new NDList(tokens), false,
+                    io.vitstream.model.Attention.WITH_CLS_ATTENTION);
+            assertThat(plain).hasSize(1);
+            assertThat(asked).hasSize(2);
+            assertThat(asked.get(0).toFloatArray()).containsExactly(plain.get(0).toFloatArray());
+            assertThat(asked.get(1).getShape()).isEqualTo(new Shape(2, 17));
+            // Each row is an average of softmax rows: a distribution over the 17 keys.
+            for (float sum : asked.get(1).sum(new int[] {1}).toFloatArray()) {
+                assertThat(sum).isCloseTo(1f, org.assertj.core.data.Offset.offset(1e-5f));
+            }
+        }
+    }
+
+    @Test
     void differentImagesInOneBatchKeepDifferentTokenSets() {
         Seeds.seedAll(9);
         try (VitModel model = VitModel.create(CONFIG, SPARSIFIER);

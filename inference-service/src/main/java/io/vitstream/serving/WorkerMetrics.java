@@ -12,6 +12,8 @@ import io.vitstream.serving.decode.RejectReason;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -52,28 +54,49 @@ public final class WorkerMetrics implements MeterBinder {
         return String.format(Locale.ROOT, "%.2f", keepRatio);
     }
 
-    private Timer latency(String stage, String version, double keepRatio) {
+    private Timer latency(String stage, String version, String keepRatio) {
         return Timer.builder("inference.latency")
                 .description("time per input: queue (record timestamp to batch start), inference (forward pass of its"
                         + " batch), end_to_end (record timestamp to prediction produced)")
-                .tags("stage", stage, "version", version, "keep_ratio", ratio(keepRatio))
+                .tags("stage", stage, "version", version, "keep_ratio", keepRatio)
                 .publishPercentileHistogram()
                 .register(registry());
+    }
+
+    /** The meters of one (version, keep ratio), registered once: the loop thread records into them per prediction. */
+    private record PredictionMeters(Timer queue, Timer inference, Timer endToEnd, Counter images,
+            DistributionSummary tokensKept, DistributionSummary flops) {}
+
+    private record VersionRatio(String version, String keepRatio) {}
+
+    // A handful of entries (versions x keep ratios served); looking meters up by builder per prediction cost six
+    // String.format calls and six registry lookups on the loop thread.
+    private final Map<VersionRatio, PredictionMeters> predictionMeters = new ConcurrentHashMap<>();
+
+    private PredictionMeters predictionMeters(String version, double keepRatio) {
+        return predictionMeters.computeIfAbsent(new VersionRatio(version, ratio(keepRatio)), k -> new PredictionMeters(
+                latency("queue", k.version(), k.keepRatio()),
+                latency("inference", k.version(), k.keepRatio()),
+                latency("end_to_end", k.version(), k.keepRatio()),
+                Counter.builder("inference.images").description("images predicted (rate() gives images/s)")
+                        .tags("version", k.version(), "keep_ratio", k.keepRatio()).register(registry()),
+                DistributionSummary.builder("inference.tokens.kept").description("tokens summed over blocks, per image")
+                        .tags("version", k.version(), "keep_ratio", k.keepRatio()).publishPercentileHistogram()
+                        .register(registry()),
+                DistributionSummary.builder("inference.flops").description("FLOPs per image").baseUnit("flops")
+                        .tags("version", k.version(), "keep_ratio", k.keepRatio()).register(registry())));
     }
 
     /** One committed prediction. */
     public void predicted(String version, double keepRatio, double queueMs, double inferenceMs, double endToEndMs,
             int tokensKept, long flops) {
-        latency("queue", version, keepRatio).record((long) (queueMs * 1e6), TimeUnit.NANOSECONDS);
-        latency("inference", version, keepRatio).record((long) (inferenceMs * 1e6), TimeUnit.NANOSECONDS);
-        latency("end_to_end", version, keepRatio).record((long) (endToEndMs * 1e6), TimeUnit.NANOSECONDS);
-        Counter.builder("inference.images").description("images predicted (rate() gives images/s)")
-                .tags("version", version, "keep_ratio", ratio(keepRatio)).register(registry()).increment();
-        DistributionSummary.builder("inference.tokens.kept").description("tokens summed over blocks, per image")
-                .tags("version", version, "keep_ratio", ratio(keepRatio)).publishPercentileHistogram()
-                .register(registry()).record(tokensKept);
-        DistributionSummary.builder("inference.flops").description("FLOPs per image").baseUnit("flops")
-                .tags("version", version, "keep_ratio", ratio(keepRatio)).register(registry()).record(flops);
+        PredictionMeters m = predictionMeters(version, keepRatio);
+        m.queue().record((long) (queueMs * 1e6), TimeUnit.NANOSECONDS);
+        m.inference().record((long) (inferenceMs * 1e6), TimeUnit.NANOSECONDS);
+        m.endToEnd().record((long) (endToEndMs * 1e6), TimeUnit.NANOSECONDS);
+        m.images().increment();
+        m.tokensKept().record(tokensKept);
+        m.flops().record(flops);
         images.incrementAndGet();
     }
 
