@@ -75,11 +75,19 @@ final class BenchServeCommand implements Callable<Integer> {
             description = "Most images served in the warm-up while the JIT still compiles (default: ${DEFAULT-VALUE}).")
     int warmUpMaxImages;
 
+    @Option(names = "--placement", split = ",", defaultValue = "shared,split", paramLabel = "shared|split",
+            description = {"Where the worker runs: shared (broker, worker and load generator on every core) and/or",
+                "split (this JVM's threads but the benchmark's own, that is the worker with the JIT and GC, on half",
+                "the cores; the broker and the benchmark's producer and reader on the others; needs Linux, taskset and",
+                "jcmd, else skipped unless asked for) (default: ${DEFAULT-VALUE})."})
+    List<String> placementNames;
+
     @Option(names = "--keep-ratio", defaultValue = "1.0", description = "Keep ratio served (default: ${DEFAULT-VALUE}).")
     double keepRatio;
 
     @Option(names = "--inference-lanes", defaultValue = "0",
-            description = "Worker lanes (default 0: one per core, as the worker's default).")
+            description = "Worker lanes with the shared placement (default 0: one per core, as the worker's default); "
+                    + "split runs one one-threaded lane per worker core.")
     int lanes;
 
     @Mixin
@@ -99,7 +107,32 @@ final class BenchServeCommand implements Callable<Integer> {
         if (lanes < 0) {
             throw new UserError("--inference-lanes must be 0 (one per core) or more, got " + lanes);
         }
-        int laneCount = lanes > 0 ? lanes : Runtime.getRuntime().availableProcessors();
+        int laneCount = lanes > 0 ? lanes : Placement.cores();
+        List<Placement> placements = new ArrayList<>();
+        for (String name : placementNames) {
+            try {
+                placements.add(Placement.valueOf(name.trim().toUpperCase(Locale.ROOT)));
+            } catch (IllegalArgumentException e) {
+                throw new UserError("--placement takes shared and/or split, got '" + name + "'");
+            }
+        }
+        harnessThreadName = Thread.currentThread().getName();
+        if (placements.contains(Placement.SPLIT)) {
+            boolean asked = spec.commandLine().getParseResult().hasMatchedOption("--placement");
+            try {
+                if (Placement.cores() < 2) {
+                    throw new UserError("--placement split needs at least 2 cores, this machine has "
+                            + Placement.cores());
+                }
+                CpuPlacement.check();
+            } catch (UserError e) {
+                if (asked) {
+                    throw e;
+                }
+                placements.remove(Placement.SPLIT);
+                spec.commandLine().getOut().println("placement split skipped: " + e.getMessage());
+            }
+        }
         KeepPolicy policy = new KeepPolicy(keepRatio, KeepPolicy.Method.LEARNED, false);
         data.checkAvailable();
         PrintWriter out = spec.commandLine().getOut();
@@ -114,87 +147,41 @@ final class BenchServeCommand implements Callable<Integer> {
             for (int i = 0; i < Math.min(test.count(), images); i++) {
                 pngs.add(test.png(i));
             }
-            for (int b : batchLimits) {
-                if (b < 1) {
-                    throw new UserError("--batch-max-size values must be positive, got " + b);
-                }
-                // The baseline is the better of the two ways to run the model alone: one stream of forward passes
-                // over every core, or as many streams as the worker has lanes; each the best of its measurements
-                // (one before the broker starts, one after each saturation round), so that a noisy moment on this
-                // shared machine lowers the ratio rather than raising it.
-                double[] modelOnly = new double[2];
-                measureModelOnly(loaded, test, b, local, laneCount, modelOnly);
-                try (LocalServing serving = LocalServing.start(model, keepRatio, b,
-                        Map.of("inference.lanes", String.valueOf(laneCount)), bootstrap -> { });
-                        KafkaProducer<String, byte[]> producer = serving.producer();
-                        KafkaConsumer<String, byte[]> predictions = serving.consumer(Topics.PREDICTIONS, READER)) {
-                    String run = UUID.randomUUID().toString().substring(0, 8);
-                    // Warm-up at saturation: the JIT compiles the Kafka clients', JSON and decoding paths, in this
-                    // process and the broker's (with 500 warm-up images its threads took a third of a core during
-                    // the measurement; with 20,000 under a tenth).
-                    String warmUp = warmUp(producer, predictions, pngs, run);
-                    out.println("batch limit " + b + ": " + warmUp);
-                    out.flush();
-                    WorkerMetrics wm = serving.worker.metrics();
-                    double served = 0;
-                    List<Prediction> sat = null;
-                    String cpuRow = null;
-                    String phaseRow = null;
-                    List<String> perRound = new ArrayList<>();
-                    for (int round = 1; round <= rounds; round++) {
-                        List<Prediction> got = new ArrayList<>();
-                        long[] phasesBefore = phaseNanos(wm);
-                        Map<String, Double> cpuBefore = ThreadCpu.byName();
-                        double brokerBefore = serving.broker.cpuTime().toNanos() / 1e9;
-                        long start = System.nanoTime();
-                        send(producer, pngs, run + "-sat" + round, images, 0);
-                        LocalServing.collect(predictions, got, images, Duration.ofMinutes(10));
-                        long wall = System.nanoTime() - start;
-                        double rate = images / (wall / 1e9);
-                        perRound.add(String.format(Locale.ROOT, "%.0f", rate));
-                        if (rate > served) {
-                            served = rate;
-                            sat = got;
-                            cpuRow = cpuRow(b, round, wall / 1e9, ThreadCpu.since(cpuBefore, ThreadCpu.byName(), 0.05),
-                                    serving.broker.cpuTime().toNanos() / 1e9 - brokerBefore, images);
-                            phaseRow = phaseRow(b, phasesBefore, phaseNanos(wm), wall, laneCount, images);
-                        }
-                        // The worker idles meanwhile (no input): its lanes are free for the model-only passes.
-                        measureModelOnly(loaded, test, b, local, laneCount, modelOnly);
+            for (Placement placement : placements) {
+                for (int b : batchLimits) {
+                    if (b < 1) {
+                        throw new UserError("--batch-max-size values must be positive, got " + b);
                     }
-                    cpuRows.add(cpuRow);
-                    phaseRows.add(phaseRow);
-                    double oneStream = modelOnly[0];
-                    double inLanes = modelOnly[1];
-                    double bestModelOnly = Math.max(oneStream, inLanes);
-                    String at50 = latencies(producer, predictions, pngs, run + "-50", images / 2, 0.5 * served);
-                    String at90 = latencies(producer, predictions, pngs, run + "-90", images / 2, 0.9 * served);
-                    String row = String.format(Locale.ROOT, "| %d | %.0f | %.0f | %.0f (%s) | %.2f | %s | %s | %s |", b,
-                            oneStream, inLanes, served, String.join(", ", perRound), served / bestModelOnly,
-                            percentiles(sat), at50, at90);
-                    rows.add(row);
-                    out.println("measured batch limit " + b);
+                    Row row = measure(loaded, test, pngs, local, b, placement, laneCount);
+                    rows.add(row.table());
+                    phaseRows.add(row.phases());
+                    cpuRows.add(row.cpu());
+                    out.println("measured batch limit " + b + ", " + placement.describe(laneCount) + "; " + row.warmUp());
                     out.flush();
                 }
             }
-            out.printf(Locale.ROOT, "%nmodel %s, keep ratio %.2f, %d cores shared by broker, worker and producer; "
-                    + "worker with %d inference lane(s); PNG inputs; one run%n%n", loaded.manifest().version(),
-                    keepRatio, Runtime.getRuntime().availableProcessors(), laneCount);
+            out.printf(Locale.ROOT, "%nmodel %s, keep ratio %.2f, %d cores; PNG inputs; one run. Placement 'shared': "
+                    + "broker, worker (%d lane(s)) and load generator on every core; 'split': this JVM but the "
+                    + "benchmark's threads (the worker, the JIT, the GC) on cores %s (%d one-threaded lane(s), model-only on the same cores), the broker and the load "
+                    + "generator (the benchmark's producer and reader) on cores %s, as a worker with its own machine "
+                    + "would run%n%n", loaded.manifest().version(), keepRatio, Placement.cores(),
+                    laneCount, Placement.SPLIT.workerCpus(), Placement.SPLIT.workerCores(),
+                    Placement.SPLIT.harnessCpus());
             out.printf(Locale.ROOT, "Model-only: best of %d measurements (before the broker starts, after each saturation "
                     + "round); served: best of %d saturation rounds of %d images (each round in brackets)%n%n",
                     rounds + 1, rounds, images);
-            out.printf(Locale.ROOT, "| batch limit | model-only images/s, 1 stream | model-only, %d streams | served "
+            out.println("| placement | batch limit | model-only images/s, 1 stream | model-only, 1 stream per lane | served "
                     + "images/s (saturation) | served / best model-only | e2e ms p50/p95/p99 at saturation | "
-                    + "at 50%% load | at 90%% load |%n", laneCount);
-            out.println("|---:|---:|---:|---:|---:|---|---|---|");
+                    + "at 50% load | at 90% load |");
+            out.println("|---|---:|---:|---:|---:|---:|---|---|---|");
             rows.forEach(out::println);
             out.println();
             out.println("Where the worker's time goes in the best saturation round, ms per image: forward on the lanes (share of");
             out.println("lanes x wall time), the other phases on the loop thread (share of wall time); 'other' is the loop");
             out.println("thread outside its phases (between batches, the run's start and end).");
             out.println();
-            StringBuilder header = new StringBuilder("| batch limit |");
-            StringBuilder rule = new StringBuilder("|---:|");
+            StringBuilder header = new StringBuilder("| placement | batch limit |");
+            StringBuilder rule = new StringBuilder("|---|---:|");
             for (Phase ph : Phase.values()) {
                 header.append(' ').append(ph.name().toLowerCase(Locale.ROOT)).append(" |");
                 rule.append("---:|");
@@ -206,19 +193,163 @@ final class BenchServeCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "CPU seconds used during the best saturation round, of %d cores x wall time: the broker process,"
                     + " and this process's threads by name%n('inference lanes': the forward passes, with any PyTorch"
                     + " threads they start; '%s': the worker's loop thread; 'main': the benchmark's producer and"
-                    + " reader)%n%n", Runtime.getRuntime().availableProcessors(), LocalServing.WORKER_THREAD);
+                    + " reader)%n%n", Placement.cores(), LocalServing.WORKER_THREAD);
             cpuRows.forEach(out::println);
         }
         out.flush();
         return 0;
     }
 
-    private static String cpuRow(int batch, int round, double wallSeconds, Map<String, Double> threads, double broker,
-            int images) {
-        double capacity = wallSeconds * Runtime.getRuntime().availableProcessors();
+    /** One table row, its phase row, its CPU line and how long it warmed up. */
+    private record Row(String table, String phases, String cpu, String warmUp) {}
+
+    /**
+     * Where the worker runs relative to the broker and the load generator. {@code SPLIT} gives the worker's process
+     * the first half of the cores (at least one), one one-threaded lane per core, and the broker, the benchmark's
+     * producer and reader the rest: the shape of a worker on its own machine, imitated on one.
+     */
+    enum Placement {
+        SHARED, SPLIT;
+
+        /**
+         * The CPUs this process may use, read once before anything is pinned (the JVM's availableProcessors() counts
+         * the calling thread's set, which pinning changes); in a cpuset they need not start at 0.
+         */
+        private static final List<Integer> CPUS = allowedCpus();
+
+        private static List<Integer> allowedCpus() {
+            try {
+                return List.copyOf(CpuPlacement.parseCpuList(CpuPlacement.currentThreadCpus()));
+            } catch (java.io.IOException | RuntimeException e) {
+                // No /proc (not Linux): only the shared placement runs there, which pins nothing.
+                return java.util.stream.IntStream.range(0, Runtime.getRuntime().availableProcessors()).boxed().toList();
+            }
+        }
+
+        static int cores() {
+            return CPUS.size();
+        }
+
+        static String allCpus() {
+            return CpuPlacement.cpuList(CPUS);
+        }
+
+        int workerCores() {
+            return this == SHARED ? cores() : Math.max(1, cores() / 2);
+        }
+
+        String workerCpus() {
+            return CpuPlacement.cpuList(CPUS.subList(0, workerCores()));
+        }
+
+        String harnessCpus() {
+            return this == SHARED ? allCpus() : CpuPlacement.cpuList(CPUS.subList(workerCores(), cores()));
+        }
+
+        String describe(int sharedLanes) {
+            return this == SHARED ? "shared cores, " + sharedLanes + " lane(s)"
+                    : "split: worker on cores " + workerCpus() + ", broker and load generator on " + harnessCpus();
+        }
+    }
+
+    /** The thread this command runs on: the benchmark's producer sends and its reader polls there. */
+    private String harnessThreadName;
+
+    /** The benchmark's own threads (producer, reader): with the broker, off the worker's cores when split. */
+    private boolean harnessThread(String javaName) {
+        return javaName.equals(harnessThreadName) || javaName.contains(BENCH_PRODUCER)
+                || javaName.contains("local-reader");
+    }
+
+    private static final String BENCH_PRODUCER = "bench-producer";
+
+    private Row measure(ModelArtifact.Loaded loaded, LabeledImages test, List<byte[]> pngs, KeepPolicy local, int b,
+            Placement placement, int sharedLanes) throws Exception {
+        boolean split = placement == Placement.SPLIT;
+        int lanes = split ? placement.workerCores() : sharedLanes;
+        int threadsPerLane = split ? 1 : Math.max(1, Placement.cores() / lanes);
+        Map<String, String> settings = Map.of("inference.lanes", String.valueOf(lanes), "inference.threads",
+                String.valueOf(threadsPerLane));
+        // The baseline is the better of the two ways to run the model alone on the worker's cores: one stream of
+        // forward passes over all of them, or one one-threaded stream per lane; each the best of its measurements (one
+        // before the broker starts, one after each saturation round), so that a noisy moment on this shared machine
+        // lowers the ratio rather than raising it.
+        double[] modelOnly = new double[2];
+        measureModelOnly(loaded, test, b, local, placement, lanes, modelOnly);
+        try (LocalServing serving = LocalServing.start(model, keepRatio, b, settings, bootstrap -> { });
+                KafkaProducer<String, byte[]> producer = serving.producer(BENCH_PRODUCER);
+                KafkaConsumer<String, byte[]> predictions = serving.consumer(Topics.PREDICTIONS, READER)) {
+            String run = UUID.randomUUID().toString().substring(0, 8);
+            if (split) {
+                // Every thread exists once the worker has served a batch; pin before the warm-up so that the JIT warms
+                // up the code as it will run.
+                send(producer, pngs, run + "-first", b, 0);
+                LocalServing.collect(predictions, new ArrayList<>(), b, Duration.ofMinutes(2));
+                place(serving, placement);
+            }
+            String warmUp = warmUp(producer, predictions, pngs, run);
+            WorkerMetrics wm = serving.worker.metrics();
+            double served = 0;
+            List<Prediction> sat = null;
+            String cpuRow = null;
+            String phaseRow = null;
+            List<String> perRound = new ArrayList<>();
+            for (int round = 1; round <= rounds; round++) {
+                if (split) {
+                    place(serving, placement); // threads started since (none expected) join their side too
+                }
+                List<Prediction> got = new ArrayList<>();
+                long[] phasesBefore = phaseNanos(wm);
+                Map<String, Double> cpuBefore = ThreadCpu.byName();
+                double brokerBefore = serving.broker.cpuTime().toNanos() / 1e9;
+                long start = System.nanoTime();
+                send(producer, pngs, run + "-sat" + round, images, 0);
+                LocalServing.collect(predictions, got, images, Duration.ofMinutes(10));
+                long wall = System.nanoTime() - start;
+                double rate = images / (wall / 1e9);
+                perRound.add(String.format(Locale.ROOT, "%.0f", rate));
+                if (rate > served) {
+                    served = rate;
+                    sat = got;
+                    cpuRow = cpuRow(placement, b, round, wall / 1e9, ThreadCpu.since(cpuBefore, ThreadCpu.byName(), 0.05),
+                            serving.broker.cpuTime().toNanos() / 1e9 - brokerBefore, images);
+                    phaseRow = phaseRow(placement, b, phasesBefore, phaseNanos(wm), wall, lanes, images);
+                }
+                // The worker idles meanwhile (no input): its cores are free for the model-only passes.
+                measureModelOnly(loaded, test, b, local, placement, lanes, modelOnly);
+            }
+            double bestModelOnly = Math.max(modelOnly[0], modelOnly[1]);
+            String at50 = latencies(producer, predictions, pngs, run + "-50", images / 2, 0.5 * served);
+            String at90 = latencies(producer, predictions, pngs, run + "-90", images / 2, 0.9 * served);
+            String table = String.format(Locale.ROOT, "| %s | %d | %.0f | %.0f | %.0f (%s) | %.2f | %s | %s | %s |",
+                    placement.name().toLowerCase(Locale.ROOT), b, modelOnly[0], modelOnly[1], served,
+                    String.join(", ", perRound), served / bestModelOnly, percentiles(sat), at50, at90);
+            return new Row(table, phaseRow, cpuRow, warmUp);
+        } finally {
+            if (split) {
+                // Whatever happened, the rest of this JVM gets every CPU back (later rows, a caller's threads).
+                CpuPlacement.pinThisJvm(name -> true, Placement.allCpus(), Placement.allCpus());
+            }
+        }
+    }
+
+    /** The broker and the benchmark's threads on the harness cores, the rest of this JVM on the worker's. */
+    private void place(LocalServing serving, Placement placement) {
+        CpuPlacement.pinProcess(serving.broker.pid(), placement.harnessCpus());
+        int[] placed = CpuPlacement.pinThisJvm(this::harnessThread, placement.harnessCpus(), placement.workerCpus());
+        if (placed[0] == 0 || placed[1] == 0) {
+            throw new UserError("could not split this JVM's threads (" + placed[0] + " benchmark, " + placed[1]
+                    + " worker): jcmd listed none of one side");
+        }
+    }
+
+    private static String cpuRow(Placement placement, int batch, int round, double wallSeconds,
+            Map<String, Double> threads, double broker, int images) {
+        double capacity = wallSeconds * Placement.cores();
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
-                "batch limit %d (round %d): wall %.1f s, capacity %.1f CPU s; broker %.1f (%.0f%%, %.3f ms per image)",
-                batch, round, wallSeconds, capacity, broker, 100 * broker / capacity, 1e3 * broker / images));
+                "%s, batch limit %d (round %d): wall %.1f s, capacity %.1f CPU s; broker %.1f (%.0f%%, %.3f ms per "
+                + "image)", placement.name().toLowerCase(Locale.ROOT), batch, round, wallSeconds, capacity, broker,
+                100 * broker / capacity, 1e3 * broker / images));
         threads.entrySet().stream().sorted(Map.Entry.<String, Double>comparingByValue().reversed())
                 .forEach(e -> sb.append(String.format(Locale.ROOT, ", %s %.1f (%.0f%%)", e.getKey(), e.getValue(),
                         100 * e.getValue() / capacity)));
@@ -250,17 +381,31 @@ final class BenchServeCommand implements Callable<Integer> {
                 served, served > warmUpImages ? "5,000" : "warm-up", 100 * share);
     }
 
-    /** Raises {@code best} ([one stream, one stream per lane]) to this measurement's images/s where higher. */
+    /**
+     * Raises {@code best} ([one stream over the worker's cores, one one-threaded stream per lane]) to this
+     * measurement's images/s where higher; split, on the worker's cores.
+     */
     private static void measureModelOnly(ModelArtifact.Loaded loaded, LabeledImages test, int batch, KeepPolicy policy,
-            int laneCount, double[] best) {
-        best[0] = Math.max(best[0], Throughput.imagesPerSecond(loaded.model(), loaded.manifest().input(), test, batch,
-                3, policy, 1));
-        best[1] = Math.max(best[1], Throughput.imagesPerSecond(loaded.model(), loaded.manifest().input(), test, batch,
-                3, policy, laneCount));
+            Placement placement, int lanes, double[] best) {
+        boolean split = placement == Placement.SPLIT;
+        Runnable onStream = split ? () -> CpuPlacement.pinCurrentThread(placement.workerCpus()) : () -> { };
+        onStream.run(); // one stream runs on this thread
+        try {
+            best[0] = Math.max(best[0], Throughput.imagesPerSecond(loaded.model(), loaded.manifest().input(), test,
+                    batch, 3, policy, 1, placement.workerCores(), onStream));
+            best[1] = Math.max(best[1], Throughput.imagesPerSecond(loaded.model(), loaded.manifest().input(), test,
+                    batch, 3, policy, lanes, split ? lanes : Placement.cores(), onStream));
+        } finally {
+            if (split) {
+                CpuPlacement.pinCurrentThread(placement.harnessCpus());
+            }
+        }
     }
 
-    private static String phaseRow(int batch, long[] before, long[] after, long wall, int laneCount, int images) {
-        StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %d |", batch));
+    private static String phaseRow(Placement placement, int batch, long[] before, long[] after, long wall,
+            int laneCount, int images) {
+        StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %s | %d |",
+                placement.name().toLowerCase(Locale.ROOT), batch));
         long accounted = 0;
         for (Phase ph : Phase.values()) {
             long ns = after[ph.ordinal()] - before[ph.ordinal()];

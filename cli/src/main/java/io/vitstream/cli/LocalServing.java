@@ -165,7 +165,18 @@ final class LocalServing implements AutoCloseable {
     }
 
     KafkaProducer<String, byte[]> producer() {
+        return producer(null);
+    }
+
+    /**
+     * As above with a client id (null: Kafka's own, unique per producer), which names the producer's I/O thread
+     * ("kafka-producer-network-thread | ID").
+     */
+    KafkaProducer<String, byte[]> producer(String clientId) {
         Map<String, Object> p = new LinkedHashMap<>(broker.clientConfig());
+        if (clientId != null) {
+            p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
+        }
         p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
         return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
     }

@@ -30,8 +30,19 @@ final class Throughput {
      */
     static double imagesPerSecond(VitModel model, InputSpec input, LabeledImages data, int batch, double seconds,
             KeepPolicy policy, int streams) {
+        return imagesPerSecond(model, input, data, batch, seconds, policy, streams,
+                Runtime.getRuntime().availableProcessors(), () -> { });
+    }
+
+    /**
+     * As above on {@code cores} cores: cores / streams intra-op threads each. With several streams,
+     * {@code onStreamThread} runs first on each stream's thread (a benchmark pins it to cores there); one stream runs
+     * on the calling thread, which the caller prepares itself.
+     */
+    static double imagesPerSecond(VitModel model, InputSpec input, LabeledImages data, int batch, double seconds,
+            KeepPolicy policy, int streams, int cores, Runnable onStreamThread) {
         int before = VitModel.intraOpThreads();
-        VitModel.setIntraOpThreads(Math.max(1, Runtime.getRuntime().availableProcessors() / streams));
+        VitModel.setIntraOpThreads(Math.max(1, cores / streams));
         if (streams == 1) {
             try {
                 return oneStream(model, input, data, batch, seconds, policy);
@@ -43,7 +54,10 @@ final class Throughput {
         try {
             List<Future<Double>> each = new ArrayList<>();
             for (int i = 0; i < streams; i++) {
-                each.add(pool.submit(() -> oneStream(model, input, data, batch, seconds, policy)));
+                each.add(pool.submit(() -> {
+                    onStreamThread.run();
+                    return oneStream(model, input, data, batch, seconds, policy);
+                }));
             }
             double total = 0;
             for (Future<Double> f : each) {

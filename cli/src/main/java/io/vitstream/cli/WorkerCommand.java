@@ -45,6 +45,11 @@ final class WorkerCommand implements Callable<Integer> {
             description = "Forward passes run side by side (default 0: one per core on a CPU, one on a GPU).")
     String inferenceLanes;
 
+    @Option(names = "--inference-threads", paramLabel = "N",
+            description = {"PyTorch threads per forward pass on a CPU, for the whole process (default 0: cores / lanes);",
+                "set it when the worker may use fewer cores than the machine has (a CPU quota, pinning)."})
+    String inferenceThreads;
+
     @Option(names = "--http-port", description = "Port of /metrics, /health, /ready (default 9400; 0 any; -1 none).")
     String httpPort;
 
@@ -71,6 +76,7 @@ final class WorkerCommand implements Callable<Integer> {
         explicit.put("batch.max.size", batchMaxSize);
         explicit.put("batch.max.wait.ms", batchMaxWaitMs);
         explicit.put("inference.lanes", inferenceLanes);
+        explicit.put("inference.threads", inferenceThreads);
         explicit.put("http.port", httpPort);
         explicit.put("teacher.model.dir", teacherModel);
         explicit.put("teacher.sample.share", teacherSampleShare);

@@ -71,6 +71,13 @@ class CliErrorsTest {
     }
 
     @Test
+    void benchServeArgumentsAreChecked() {
+        assertOneLineError(run("bench", "serve", "--rounds", "0"), "--rounds must be at least 1, got 0");
+        assertOneLineError(run("bench", "serve", "--placement", "shared,nowhere"),
+                "--placement takes shared and/or split, got 'nowhere'");
+    }
+
+    @Test
     void unknownOptionAndBadNumber() {
         CliRun r = run("evaluate", "--model", "x", "--modle", "y");
         assertThat(r.code()).isEqualTo(2);

@@ -215,6 +215,11 @@ public final class KafkaBroker implements AutoCloseable {
         }
     }
 
+    /** Process id of the broker's JVM (benchmarks pin it to cores). */
+    public long pid() {
+        return process.pid();
+    }
+
     /** CPU time the broker process has used so far (zero where the platform does not report it). */
     public java.time.Duration cpuTime() {
         return process.info().totalCpuDuration().orElse(java.time.Duration.ZERO);

@@ -78,7 +78,7 @@ public final class Attention extends AbstractBlock {
 
     /** Whether forward parameters ask for the CLS attention. */
     public static boolean wantsClsAttention(PairList<String, Object> params) {
-        return params != null && params.contains(CLS_ATTENTION);
+        return params != null && Boolean.TRUE.equals(params.get(CLS_ATTENTION));
     }
 
     /** Softmax over keys weighted by the key policy (B, N), with the diagonal always weighted 1. */
@@ -92,6 +92,7 @@ public final class Attention extends AbstractBlock {
         return shifted.div(shifted.sum(new int[] {3}, true));
     }
 
+    /** The output and, when asked for in the forward parameters, the CLS attention. */
     @Override
     public Shape[] getOutputShapes(Shape[] inputShapes) {
         Shape in = inputShapes[0];

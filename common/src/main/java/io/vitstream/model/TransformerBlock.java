@@ -58,6 +58,7 @@ public final class TransformerBlock extends AbstractBlock {
         return attnOut.size() > 1 ? new NDList(x, attnOut.get(1)) : new NDList(x);
     }
 
+    /** The output and, when asked for in the forward parameters, the CLS attention. */
     @Override
     public Shape[] getOutputShapes(Shape[] inputShapes) {
         Shape in = inputShapes[0];

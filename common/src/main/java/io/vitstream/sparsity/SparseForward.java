@@ -122,7 +122,7 @@ public final class SparseForward {
         long d = shape.get(2);
         long k = index.getShape().get(1);
         // Rows of the flattened (B * n, D) tokens: one index_select instead of an index repeated D times for gather.
-        NDArray rowStarts = index.getManager().arange(0, (int) (b * n), (int) n, DataType.INT64).reshape(b, 1);
+        NDArray rowStarts = index.getManager().arange(0f, b * n, n, DataType.INT64, index.getDevice()).reshape(b, 1);
         NDArray rows = index.add(rowStarts).reshape(b * k);
         return tokens.reshape(b * n, d).get(rows).reshape(b, k, d);
     }

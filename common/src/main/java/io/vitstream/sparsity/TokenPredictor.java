@@ -80,7 +80,7 @@ public final class TokenPredictor extends AbstractBlock {
         NDArray globalPart = h.get(":, :, " + half + ":");
         NDArray global;
         if (policy == null) {
-            // The policy-weighted mean below with a policy of ones, with the same rounding.
+            // The policy-weighted mean below with a policy of ones (equal up to the order of the float sums).
             global = globalPart.sum(new int[] {1}, true).div(n + 1e-6f);
         } else {
             NDArray p = policy.reshape(b, n, 1);

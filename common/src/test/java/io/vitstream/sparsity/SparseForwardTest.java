@@ -242,6 +242,31 @@ class SparseForwardTest {
     }
 
     @Test
+    void withPackageTokensEachImageOfABatchGetsWhatItGetsAlone() {
+        Seeds.seedAll(17);
+        try (VitModel model = VitModel.create(CONFIG, SPARSIFIER);
+                NDManager scope = model.djlModel().getNDManager().newSubManager()) {
+            ParameterStore ps = new ParameterStore(scope, false);
+            int batch = 4;
+            float[] px = images(batch);
+            NDArray x = scope.create(px, new Shape(batch, 1, 28, 28));
+            for (KeepPolicy.Method method : KeepPolicy.Method.values()) {
+                KeepPolicy policy = new KeepPolicy(0.5, method, true);
+                float[] batched = SparseForward.infer(model.network(), ps, x, policy).toFloatArray();
+                int classes = batched.length / batch;
+                for (int b = 0; b < batch; b++) {
+                    NDArray one = scope.create(Arrays.copyOfRange(px, b * 784, (b + 1) * 784), new Shape(1, 1, 28, 28));
+                    float[] alone = SparseForward.infer(model.network(), ps, one, policy).toFloatArray();
+                    for (int c = 0; c < classes; c++) {
+                        assertThat(batched[b * classes + c]).as("%s, image %d, class %d", method.id(), b, c)
+                                .isCloseTo(alone[c], org.assertj.core.data.Offset.offset(1e-4f));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void blocksReturnTheClsAttentionOnlyWhenAskedFor() {
         Seeds.seedAll(3);
         try (VitModel model = VitModel.create(CONFIG);

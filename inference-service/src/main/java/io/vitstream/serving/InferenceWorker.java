@@ -165,7 +165,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         // and lets a commit's predictions go out as one produce request instead of one per few records, each of
         // which the broker (on the worker's own cores in the benchmarks) pays for.
         p.put(ProducerConfig.LINGER_MS_CONFIG, 1000);
-        p.put(ProducerConfig.BATCH_SIZE_CONFIG, 1024 * 1024);
+        p.put(ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024); // hundreds of predictions; a batch reserves this much
         // Dead letters carry the original bytes, up to the image topic's record limit.
         p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Topics.MAX_IMAGE_RECORD_BYTES + 64 * 1024);
         p.put(ProducerConfig.BUFFER_MEMORY_CONFIG, 4L * Topics.MAX_IMAGE_RECORD_BYTES);
@@ -199,7 +199,8 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         int laneCount = lanesFor(config.inferenceLanes(), device);
         if (!device.isGpu()) {
             // Process-wide: the cores are shared out between the lanes instead of each forward pass taking them all.
-            VitModel.setIntraOpThreads(Math.max(1, Runtime.getRuntime().availableProcessors() / laneCount));
+            VitModel.setIntraOpThreads(config.inferenceThreads() > 0 ? config.inferenceThreads()
+                    : Math.max(1, Runtime.getRuntime().availableProcessors() / laneCount));
         }
         log.info("worker {}: models run on {} in {} lane(s)", config.workerId(), device, laneCount);
         ServingModel initial = null;

@@ -20,6 +20,8 @@ import java.util.Set;
  * @param batchMaxSize largest micro-batch
  * @param batchMaxWaitMs longest wait for a batch to fill, measured from its first record
  * @param inferenceLanes forward passes run side by side (0: one per core on a CPU, one on a GPU)
+ * @param inferenceThreads PyTorch intra-op threads on a CPU, for the whole process (0: cores / lanes); fewer than the
+ *     cores when the worker shares its machine or is pinned to some of its cores
  * @param inputMaxBytes largest accepted input
  * @param inputMaxPixels largest accepted width x height, checked from the image header before decoding
  * @param modelDir a local artifact to serve until {@code vit.control} names another version (trusted: the operator's
@@ -41,6 +43,7 @@ public record WorkerConfig(
         int batchMaxSize,
         long batchMaxWaitMs,
         int inferenceLanes,
+        int inferenceThreads,
         long inputMaxBytes,
         long inputMaxPixels,
         Path modelDir,
@@ -89,6 +92,7 @@ public record WorkerConfig(
         int batch = (int) p.number("batch.max.size", 32, 1, 4096);
         long wait = p.number("batch.max.wait.ms", 5, 0, 60_000);
         int lanes = (int) p.number("inference.lanes", 0, 0, 256);
+        int threads = (int) p.number("inference.threads", 0, 0, 1024);
         long maxBytes = p.number("input.max.bytes", 10L * 1024 * 1024, 1, Integer.MAX_VALUE);
         long maxPixels = p.number("input.max.pixels", 40_000_000, 1, Long.MAX_VALUE / 2);
         Path modelDir = p.path("model.dir", true);
@@ -114,7 +118,7 @@ public record WorkerConfig(
         }
         Map<String, String> kafka = p.withPrefix("kafka.");
         p.finish("worker");
-        return new WorkerConfig(bootstrap, group, worker, batch, wait, lanes, maxBytes, maxPixels, modelDir, key, port,
+        return new WorkerConfig(bootstrap, group, worker, batch, wait, lanes, threads, maxBytes, maxPixels, modelDir, key, port,
                 heartbeat, topK, teacher, share, device, kafka);
     }
 

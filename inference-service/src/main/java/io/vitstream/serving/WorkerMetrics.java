@@ -67,24 +67,28 @@ public final class WorkerMetrics implements MeterBinder {
     private record PredictionMeters(Timer queue, Timer inference, Timer endToEnd, Counter images,
             DistributionSummary tokensKept, DistributionSummary flops) {}
 
-    private record VersionRatio(String version, String keepRatio) {}
+    private record VersionRatio(String version, double keepRatio) {}
 
     // A handful of entries (versions x keep ratios served); looking meters up by builder per prediction cost six
     // String.format calls and six registry lookups on the loop thread.
     private final Map<VersionRatio, PredictionMeters> predictionMeters = new ConcurrentHashMap<>();
 
     private PredictionMeters predictionMeters(String version, double keepRatio) {
-        return predictionMeters.computeIfAbsent(new VersionRatio(version, ratio(keepRatio)), k -> new PredictionMeters(
-                latency("queue", k.version(), k.keepRatio()),
-                latency("inference", k.version(), k.keepRatio()),
-                latency("end_to_end", k.version(), k.keepRatio()),
-                Counter.builder("inference.images").description("images predicted (rate() gives images/s)")
-                        .tags("version", k.version(), "keep_ratio", k.keepRatio()).register(registry()),
-                DistributionSummary.builder("inference.tokens.kept").description("tokens summed over blocks, per image")
-                        .tags("version", k.version(), "keep_ratio", k.keepRatio()).publishPercentileHistogram()
-                        .register(registry()),
-                DistributionSummary.builder("inference.flops").description("FLOPs per image").baseUnit("flops")
-                        .tags("version", k.version(), "keep_ratio", k.keepRatio()).register(registry())));
+        return predictionMeters.computeIfAbsent(new VersionRatio(version, keepRatio), k -> {
+            String r = ratio(k.keepRatio());
+            return new PredictionMeters(
+                    latency("queue", k.version(), r),
+                    latency("inference", k.version(), r),
+                    latency("end_to_end", k.version(), r),
+                    Counter.builder("inference.images").description("images predicted (rate() gives images/s)")
+                            .tags("version", k.version(), "keep_ratio", r).register(registry()),
+                    DistributionSummary.builder("inference.tokens.kept")
+                            .description("tokens summed over blocks, per image")
+                            .tags("version", k.version(), "keep_ratio", r).publishPercentileHistogram()
+                            .register(registry()),
+                    DistributionSummary.builder("inference.flops").description("FLOPs per image").baseUnit("flops")
+                            .tags("version", k.version(), "keep_ratio", r).register(registry()));
+        });
     }
 
     /** One committed prediction. */
@@ -121,12 +125,21 @@ public final class WorkerMetrics implements MeterBinder {
     private final AtomicLong[] phaseNanos = java.util.stream.Stream.generate(AtomicLong::new)
             .limit(Phase.values().length).toArray(AtomicLong[]::new);
 
+    // Registered on first use, then reused: the loop thread records several phases per batch.
+    private final Timer[] phaseTimers = new Timer[Phase.values().length];
+
     /** Time one batch spent in {@code phase}. */
     public void phase(Phase phase, long nanos) {
-        Timer.builder("inference.batch.phase")
-                .description("time per micro-batch by phase: collect, decode, wait, produce, commit (loop thread);"
-                        + " forward (inference lanes)")
-                .tag("phase", phase.tag).register(registry()).record(nanos, TimeUnit.NANOSECONDS);
+        Timer timer = phaseTimers[phase.ordinal()];
+        if (timer == null) {
+            // Racy but harmless: registering the same meter twice returns the one already registered.
+            timer = Timer.builder("inference.batch.phase")
+                    .description("time per micro-batch by phase: collect, decode, wait, produce, commit (loop thread);"
+                            + " forward (inference lanes)")
+                    .tag("phase", phase.tag).register(registry());
+            phaseTimers[phase.ordinal()] = timer;
+        }
+        timer.record(nanos, TimeUnit.NANOSECONDS);
         phaseNanos[phase.ordinal()].addAndGet(nanos);
     }
 

@@ -22,6 +22,8 @@ class WorkerConfigTest {
         assertThat(c.batchMaxSize()).isEqualTo(16);
         assertThat(c.batchMaxWaitMs()).isEqualTo(5);
         assertThat(c.inputMaxBytes()).isEqualTo(10L * 1024 * 1024);
+        assertThat(c.inferenceLanes()).isZero(); // one per core
+        assertThat(c.inferenceThreads()).isZero(); // cores / lanes
         assertThat(c.groupId()).isEqualTo("vitstream-workers");
         assertThat(c.kafka()).containsEntry("security.protocol", "SSL");
         assertThat(c.workerId()).isNotBlank();
@@ -64,7 +66,7 @@ class WorkerConfigTest {
     void everyInvalidSettingIsNamedInOneError() {
         assertThatThrownBy(() -> WorkerConfig.parse(Map.of("batch.max.size", "0", "batch.max.wait.ms", "soon",
                 "model.dir", tmp.resolve("missing").toString(), "http.port", "70000", "worker.id", "a b",
-                "batch.size", "3")))
+                "batch.size", "3", "inference.threads", "-1")))
                 .isInstanceOf(UserError.class)
                 .hasMessageStartingWith("invalid worker configuration: ")
                 .hasMessageContaining("bootstrap.servers is required")
@@ -74,6 +76,7 @@ class WorkerConfigTest {
                 .hasMessageContaining("http.port must be between -1 and 65535")
                 .hasMessageContaining("worker.id must be")
                 .hasMessageContaining("unknown setting batch.size")
+                .hasMessageContaining("inference.threads must be between 0 and 1024, got -1")
                 .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n"));
     }
 
