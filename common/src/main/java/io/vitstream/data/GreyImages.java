@@ -10,6 +10,12 @@ public final class GreyImages {
 
     /** Grey (luma) pixels of {@code img} resized to {@code size x size}, row-major. */
     public static byte[] toGrey(BufferedImage img, int size) {
+        byte[] out = new byte[size * size];
+        if (img.getType() == BufferedImage.TYPE_BYTE_GRAY && img.getWidth() == size && img.getHeight() == size) {
+            // Already the model's input (a Fashion-MNIST PNG): what drawImage would copy, without a Graphics2D per image.
+            img.getRaster().getDataElements(0, 0, size, size, out);
+            return out;
+        }
         BufferedImage grey = new BufferedImage(size, size, BufferedImage.TYPE_BYTE_GRAY);
         Graphics2D g = grey.createGraphics();
         try {
@@ -19,7 +25,6 @@ public final class GreyImages {
         } finally {
             g.dispose();
         }
-        byte[] out = new byte[size * size];
         grey.getRaster().getDataElements(0, 0, size, size, out);
         return out;
     }
