@@ -58,7 +58,7 @@ public final class TokenPredictor extends AbstractBlock {
 
     /**
      * Inference ranking of tokens that are all still kept: the keep logit minus the drop logit, (B, N). Top-k over it
-     * picks exactly the tokens top-k over the keep probability of {@link #forward} picks (that probability is the
+     * picks the tokens top-k over the keep probability of {@link #forward} picks, up to ties (that probability is the
      * logistic of this score plus the ratio's prior log-odds, shared by every token), with a third of the ops and
      * without the probability's rounding to 1.0 for confident tokens.
      *

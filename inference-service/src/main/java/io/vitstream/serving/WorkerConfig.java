@@ -118,8 +118,8 @@ public record WorkerConfig(
         }
         Map<String, String> kafka = p.withPrefix("kafka.");
         p.finish("worker");
-        return new WorkerConfig(bootstrap, group, worker, batch, wait, lanes, threads, maxBytes, maxPixels, modelDir, key, port,
-                heartbeat, topK, teacher, share, device, kafka);
+        return new WorkerConfig(bootstrap, group, worker, batch, wait, lanes, threads, maxBytes, maxPixels, modelDir, key,
+                port, heartbeat, topK, teacher, share, device, kafka);
     }
 
     /** {@code auto} (null: DJL's default device), {@code cpu}, {@code gpu} (index 0) or {@code gpu:N}. */
