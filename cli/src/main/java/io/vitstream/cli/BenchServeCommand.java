@@ -33,8 +33,10 @@ import picocli.CommandLine.Model.CommandSpec;
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = {
-            "Serving benchmark on this machine: embedded broker + one worker + a producer, all on the same cores.",
-            "Per batch limit: model-only images/s (forward passes on prepared tensors), served images/s at saturation",
+            "Serving benchmark on this machine: embedded broker + one worker + a producer, either on shared cores or",
+            "split (the worker on half the cores, the broker and the producer on the others: --placement).",
+            "Per placement and batch limit: model-only images/s on the worker's cores (forward passes on prepared",
+            "tensors, best of several measurements), served images/s at saturation (best of --rounds)",
             "(PNG images produced as fast as possible, read_committed predictions), their ratio, and end-to-end",
             "latency p50/p95/p99 at 50% and 90% of the saturation rate."
         })
