@@ -164,9 +164,9 @@ final class BenchServeCommand implements Callable<Integer> {
             }
             out.printf(Locale.ROOT, "%nmodel %s, keep ratio %.2f, %d cores; PNG inputs; one run. Placement 'shared': "
                     + "broker, worker (%d lane(s)) and load generator on every core; 'split': this JVM but the "
-                    + "benchmark's threads (the worker, the JIT, the GC) on cores %s (%d one-threaded lane(s), model-only on the same cores), the broker and the load "
-                    + "generator (the benchmark's producer and reader) on cores %s, as a worker with its own machine "
-                    + "would run%n%n", loaded.manifest().version(), keepRatio, Placement.cores(),
+                    + "benchmark's threads (the worker, the JIT, the GC) on cores %s (%d one-threaded lane(s), "
+                    + "model-only on the same cores), the broker and the load generator (the benchmark's producer and "
+                    + "reader) on cores %s, as a worker with its own machine would run%n%n", loaded.manifest().version(), keepRatio, Placement.cores(),
                     laneCount, Placement.SPLIT.workerCpus(), Placement.SPLIT.workerCores(),
                     Placement.SPLIT.harnessCpus());
             out.printf(Locale.ROOT, "Model-only: best of %d measurements (before the broker starts, after each saturation "
@@ -248,6 +248,10 @@ final class BenchServeCommand implements Callable<Integer> {
             return this == SHARED ? allCpus() : CpuPlacement.cpuList(CPUS.subList(workerCores(), cores()));
         }
 
+        String label() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
         String describe(int sharedLanes) {
             return this == SHARED ? "shared cores, " + sharedLanes + " lane(s)"
                     : "split: worker on cores " + workerCpus() + ", broker and load generator on " + harnessCpus();
@@ -269,7 +273,7 @@ final class BenchServeCommand implements Callable<Integer> {
             Placement placement, int sharedLanes) throws Exception {
         boolean split = placement == Placement.SPLIT;
         int lanes = split ? placement.workerCores() : sharedLanes;
-        int threadsPerLane = split ? 1 : Math.max(1, Placement.cores() / lanes);
+        int threadsPerLane = Math.max(1, placement.workerCores() / lanes);
         Map<String, String> settings = Map.of("inference.lanes", String.valueOf(lanes), "inference.threads",
                 String.valueOf(threadsPerLane));
         // The baseline is the better of the two ways to run the model alone on the worker's cores: one stream of
@@ -324,7 +328,7 @@ final class BenchServeCommand implements Callable<Integer> {
             String at50 = latencies(producer, predictions, pngs, run + "-50", images / 2, 0.5 * served);
             String at90 = latencies(producer, predictions, pngs, run + "-90", images / 2, 0.9 * served);
             String table = String.format(Locale.ROOT, "| %s | %d | %.0f | %.0f | %.0f (%s) | %.2f | %s | %s | %s |",
-                    placement.name().toLowerCase(Locale.ROOT), b, modelOnly[0], modelOnly[1], served,
+                    placement.label(), b, modelOnly[0], modelOnly[1], served,
                     String.join(", ", perRound), served / bestModelOnly, percentiles(sat), at50, at90);
             return new Row(table, phaseRow, cpuRow, warmUp);
         } finally {
@@ -350,7 +354,7 @@ final class BenchServeCommand implements Callable<Integer> {
         double capacity = wallSeconds * Placement.cores();
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
                 "%s, batch limit %d (round %d): wall %.1f s, capacity %.1f CPU s; broker %.1f (%.0f%%, %.3f ms per "
-                + "image)", placement.name().toLowerCase(Locale.ROOT), batch, round, wallSeconds, capacity, broker,
+                + "image)", placement.label(), batch, round, wallSeconds, capacity, broker,
                 100 * broker / capacity, 1e3 * broker / images));
         threads.entrySet().stream().sorted(Map.Entry.<String, Double>comparingByValue().reversed())
                 .forEach(e -> sb.append(String.format(Locale.ROOT, ", %s %.1f (%.0f%%)", e.getKey(), e.getValue(),
@@ -391,12 +395,11 @@ final class BenchServeCommand implements Callable<Integer> {
             Placement placement, int lanes, double[] best) {
         boolean split = placement == Placement.SPLIT;
         Runnable onStream = split ? () -> CpuPlacement.pinCurrentThread(placement.workerCpus()) : () -> { };
-        onStream.run(); // one stream runs on this thread
         try {
             best[0] = Math.max(best[0], Throughput.imagesPerSecond(loaded.model(), loaded.manifest().input(), test,
                     batch, 3, policy, 1, placement.workerCores(), onStream));
             best[1] = Math.max(best[1], Throughput.imagesPerSecond(loaded.model(), loaded.manifest().input(), test,
-                    batch, 3, policy, lanes, split ? lanes : Placement.cores(), onStream));
+                    batch, 3, policy, lanes, placement.workerCores(), onStream));
         } finally {
             if (split) {
                 CpuPlacement.pinCurrentThread(placement.harnessCpus());
@@ -406,8 +409,7 @@ final class BenchServeCommand implements Callable<Integer> {
 
     private static String phaseRow(Placement placement, int batch, long[] before, long[] after, long wall,
             int laneCount, int images) {
-        StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %s | %d |",
-                placement.name().toLowerCase(Locale.ROOT), batch));
+        StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %s | %d |", placement.label(), batch));
         long accounted = 0;
         for (Phase ph : Phase.values()) {
             long ns = after[ph.ordinal()] - before[ph.ordinal()];

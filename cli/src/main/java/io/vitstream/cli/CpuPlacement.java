@@ -32,11 +32,6 @@ final class CpuPlacement {
         jcmd();
     }
 
-    /** The CPU list "a-b" (or "a") for cores [from, to). */
-    static String cpus(int from, int to) {
-        return to - from == 1 ? String.valueOf(from) : from + "-" + (to - 1);
-    }
-
     /** CPU numbers of a Linux CPU list ("0-3,8,10-11"), in order. */
     static List<Integer> parseCpuList(String list) {
         List<Integer> out = new ArrayList<>();

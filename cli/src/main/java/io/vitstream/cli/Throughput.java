@@ -35,9 +35,8 @@ final class Throughput {
     }
 
     /**
-     * As above on {@code cores} cores: cores / streams intra-op threads each. With several streams,
-     * {@code onStreamThread} runs first on each stream's thread (a benchmark pins it to cores there); one stream runs
-     * on the calling thread, which the caller prepares itself.
+     * As above on {@code cores} cores: cores / streams intra-op threads each; {@code onStreamThread} runs first on
+     * each stream's thread (a benchmark pins it to cores there; one stream runs on the calling thread).
      */
     static double imagesPerSecond(VitModel model, InputSpec input, LabeledImages data, int batch, double seconds,
             KeepPolicy policy, int streams, int cores, Runnable onStreamThread) {
@@ -45,6 +44,7 @@ final class Throughput {
         VitModel.setIntraOpThreads(Math.max(1, cores / streams));
         if (streams == 1) {
             try {
+                onStreamThread.run();
                 return oneStream(model, input, data, batch, seconds, policy);
             } finally {
                 VitModel.setIntraOpThreads(before);

@@ -77,7 +77,7 @@ public final class Attention extends AbstractBlock {
     }
 
     /** Whether forward parameters ask for the CLS attention. */
-    public static boolean wantsClsAttention(PairList<String, Object> params) {
+    private static boolean wantsClsAttention(PairList<String, Object> params) {
         return params != null && Boolean.TRUE.equals(params.get(CLS_ATTENTION));
     }
 

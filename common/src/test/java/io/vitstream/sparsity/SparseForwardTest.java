@@ -25,6 +25,11 @@ class SparseForwardTest {
     private static final VitConfig CONFIG = VitConfig.uniform(28, 1, 7, 0, 16, 4, 2, 32, 10);
     private static final SparsifierConfig SPARSIFIER = new SparsifierConfig(List.of(1, 2), 8, 0.5, 1.0);
 
+    /** Image {@code b} of a batch {@link #images} made, alone as a batch of one. */
+    private static NDArray image(NDManager scope, float[] px, int b) {
+        return scope.create(Arrays.copyOfRange(px, b * 28 * 28, (b + 1) * 28 * 28), new Shape(1, 1, 28, 28));
+    }
+
     private static float[] images(int batch) {
         float[] px = new float[batch * 28 * 28];
         for (int i = 0; i < px.length; i++) {
@@ -162,7 +167,7 @@ class SparseForwardTest {
                     float[] batched = SparseForward.infer(model.network(), ps, x, new KeepPolicy(ratio, method, false),
                             kept).toFloatArray();
                     for (int b = 0; b < batch; b++) {
-                        NDArray one = scope.create(Arrays.copyOfRange(px, b * 784, (b + 1) * 784), new Shape(1, 1, 28, 28));
+                        NDArray one = image(scope, px, b);
                         List<long[]> keptByImage = new ArrayList<>();
                         for (long[][] stage : kept) {
                             keptByImage.add(stage[b]);
@@ -255,7 +260,7 @@ class SparseForwardTest {
                 float[] batched = SparseForward.infer(model.network(), ps, x, policy).toFloatArray();
                 int classes = batched.length / batch;
                 for (int b = 0; b < batch; b++) {
-                    NDArray one = scope.create(Arrays.copyOfRange(px, b * 784, (b + 1) * 784), new Shape(1, 1, 28, 28));
+                    NDArray one = image(scope, px, b);
                     float[] alone = SparseForward.infer(model.network(), ps, one, policy).toFloatArray();
                     for (int c = 0; c < classes; c++) {
                         assertThat(batched[b * classes + c]).as("%s, image %d, class %d", method.id(), b, c)
