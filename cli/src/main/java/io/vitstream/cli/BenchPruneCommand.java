@@ -137,8 +137,9 @@ final class BenchPruneCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "timing %d rows x %d rounds x %d stream configurations at batch %d (%d cores)...%n",
                     rows.size(), rounds, configs.size(), batch, Runtime.getRuntime().availableProcessors());
             out.flush();
-            double[][] best = Timing.best(rows.stream().map(r -> new Timing.Timed(r.model().model(),
-                    r.model().manifest().input(), r.policy())).toList(), configs, test, batch, seconds, rounds);
+            List<Timing.Timed> timed = rows.stream().map(r -> new Timing.Timed(r.model().model(),
+                    r.model().manifest().input(), r.policy())).toList();
+            double[][] best = Timing.best(timed, configs, test, batch, seconds, rounds);
             for (int i = 0; i < rows.size(); i++) {
                 System.arraycopy(best[i], 0, rows.get(i).ips(), 0, configs.size());
             }
@@ -159,6 +160,7 @@ final class BenchPruneCommand implements Callable<Integer> {
                 out.println(line.append(Timing.cells(r.ips(), d.ips())));
             }
             out.flush();
+            printBreakdown(out, rows, timed, configs, test);
             writePlot(rows, configs);
             out.println();
             out.println("plot: " + plot);
@@ -168,6 +170,48 @@ final class BenchPruneCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * The forward pass split into the embedding (stem and patch projection: neither pruned nor sparsified) and the
+     * rest, in the last stream configuration. The rest's speed-up bounds what any saving in the embedding alone could
+     * give: a row whose embedding cost nothing would run at most the dense forward time over the row's rest.
+     */
+    private void printBreakdown(PrintWriter out, List<Row> rows, List<Timing.Timed> timed, List<Integer> configs,
+            LabeledImages test) {
+        int c = configs.size() - 1;
+        int streamCount = configs.get(c);
+        out.printf(Locale.ROOT, "%ntiming the embedding alone (%s, %d interleaved rounds of %.0f s)...%n",
+                Timing.label(streamCount), rounds, seconds);
+        out.flush();
+        double[] embedding = Timing.bestEmbedding(timed, streamCount, test, batch, seconds, rounds);
+        out.printf(Locale.ROOT, "%nWhere the time goes, %s, batch %d: the embedding (stem convolutions at full "
+                + "resolution, patch projection, CLS, positions; never pruned, never sparsified) and the rest (blocks, "
+                + "token selection, head), ms per batch per stream. \"bound\": the speed-up over the dense base if "
+                + "this row's embedding took no time at all.%n%n", Timing.label(streamCount), batch);
+        out.println("| configuration | forward ms/batch | embedding ms/batch | embedding share | rest ms/batch "
+                + "| rest speed-up | speed-up | bound |");
+        out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
+        double denseForward = msPerBatch(rows.get(0).ips()[c], streamCount);
+        double denseRest = denseForward - msPerBatch(embedding[0], streamCount);
+        for (int i = 0; i < rows.size(); i++) {
+            double forward = msPerBatch(rows.get(i).ips()[c], streamCount);
+            double embed = msPerBatch(embedding[i], streamCount);
+            double rest = forward - embed;
+            // Measured apart, the embedding alone can time above a whole tiny forward pass in a noisy moment.
+            boolean measurable = rest > 0 && denseRest > 0;
+            out.printf(Locale.ROOT, "| %s | %.1f | %.1f | %.0f%% | %.1f | %s | %.2fx | %s |%n",
+                    rows.get(i).name(), forward, embed, 100 * embed / forward, rest,
+                    measurable ? String.format(Locale.ROOT, "%.2fx", denseRest / rest) : "n/a",
+                    denseForward / forward,
+                    measurable ? String.format(Locale.ROOT, "%.2fx", denseForward / rest) : "n/a");
+        }
+        out.flush();
+    }
+
+    /** Milliseconds per batch of one stream, from the images/s of {@code streams} streams together. */
+    private double msPerBatch(double imagesPerSecond, int streams) {
+        return 1000.0 * batch * streams / imagesPerSecond;
     }
 
     private Row row(String name, ModelArtifact.Loaded m, KeepPolicy policy, LabeledImages data) {

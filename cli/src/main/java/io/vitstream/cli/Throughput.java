@@ -10,6 +10,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.Consumer;
 
 /** Images/s of a model on real images at a fixed batch size, for benchmark tables (never for tests). */
 final class Throughput {
@@ -40,12 +41,28 @@ final class Throughput {
      */
     static double imagesPerSecond(VitModel model, InputSpec input, LabeledImages data, int batch, double seconds,
             KeepPolicy policy, int streams, int cores, Runnable onStreamThread) {
+        return imagesPerSecond(input, data, batch, seconds, pixels -> model.logits(pixels, batch, policy), streams,
+                cores, onStreamThread);
+    }
+
+    /**
+     * Images/s of the embedding alone ({@link VitModel#embedOnly}), measured as {@link #imagesPerSecond(VitModel,
+     * InputSpec, LabeledImages, int, double, KeepPolicy, int)} measures whole forward passes.
+     */
+    static double embeddingImagesPerSecond(VitModel model, InputSpec input, LabeledImages data, int batch,
+            double seconds, int streams) {
+        return imagesPerSecond(input, data, batch, seconds, pixels -> model.embedOnly(pixels, batch), streams,
+                Runtime.getRuntime().availableProcessors(), () -> { });
+    }
+
+    private static double imagesPerSecond(InputSpec input, LabeledImages data, int batch, double seconds,
+            Consumer<float[]> pass, int streams, int cores, Runnable onStreamThread) {
         int before = VitModel.intraOpThreads();
         VitModel.setIntraOpThreads(Math.max(1, cores / streams));
         if (streams == 1) {
             try {
                 onStreamThread.run();
-                return oneStream(model, input, data, batch, seconds, policy);
+                return oneStream(input, data, batch, seconds, pass);
             } finally {
                 VitModel.setIntraOpThreads(before);
             }
@@ -56,7 +73,7 @@ final class Throughput {
             for (int i = 0; i < streams; i++) {
                 each.add(pool.submit(() -> {
                     onStreamThread.run();
-                    return oneStream(model, input, data, batch, seconds, policy);
+                    return oneStream(input, data, batch, seconds, pass);
                 }));
             }
             double total = 0;
@@ -75,8 +92,8 @@ final class Throughput {
         }
     }
 
-    private static double oneStream(VitModel model, InputSpec input, LabeledImages data, int batch, double seconds,
-            KeepPolicy policy) {
+    private static double oneStream(InputSpec input, LabeledImages data, int batch, double seconds,
+            Consumer<float[]> pass) {
         int[] order = new int[batch];
         float[][] inputs = new float[8][];
         for (int k = 0; k < inputs.length; k++) {
@@ -86,14 +103,14 @@ final class Throughput {
             inputs[k] = input.batch(data, order, 0, batch);
         }
         for (int i = 0; i < 3; i++) {
-            model.logits(inputs[i % inputs.length], batch, policy);
+            pass.accept(inputs[i % inputs.length]);
         }
         long images = 0;
         long start = System.nanoTime();
         long deadline = start + (long) (seconds * 1e9);
         int k = 0;
         while (System.nanoTime() < deadline) {
-            model.logits(inputs[k++ % inputs.length], batch, policy);
+            pass.accept(inputs[k++ % inputs.length]);
             images += batch;
         }
         return images / ((System.nanoTime() - start) / 1e9);

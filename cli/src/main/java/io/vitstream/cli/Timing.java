@@ -82,4 +82,21 @@ final class Timing {
         }
         return best;
     }
+
+    /**
+     * Best images/s of each row's embedding alone at one stream count, in interleaved rounds as {@link #best}: what
+     * part of a forward pass the stem and patch projection take.
+     */
+    static double[] bestEmbedding(List<Timed> rows, int streams, LabeledImages data, int batch, double seconds,
+            int rounds) {
+        double[] best = new double[rows.size()];
+        for (int round = 0; round < rounds; round++) {
+            for (int i = 0; i < rows.size(); i++) {
+                Timed t = rows.get(i);
+                best[i] = Math.max(best[i], Throughput.embeddingImagesPerSecond(t.model(), t.input(), data, batch,
+                        seconds, streams));
+            }
+        }
+        return best;
+    }
 }

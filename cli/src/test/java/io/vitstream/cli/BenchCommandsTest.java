@@ -59,6 +59,38 @@ class BenchCommandsTest {
     }
 
     @Test
+    void pruneBenchTimesFourRowsAndSplitsTheForwardPassAtTheEmbedding() throws Exception {
+        SparsifierConfig stages = new SparsifierConfig(SparsifierConfig.defaultStages(4), 8, 0.5, 1.0);
+        Path dense = save("dense", null);
+        Path sparse = save("sparse", stages);
+        Path pruned = save("pruned", stages);
+        Path plot = tmp.resolve("prune.png");
+        StringWriter out = new StringWriter();
+        int code = Main.run(new PrintWriter(out, true), new PrintWriter(new StringWriter(), true), "bench", "prune",
+                "--base", dense.toString(), "--sparse", sparse.toString(), "--pruned", pruned.toString(),
+                "--no-compare", "--limit", "200", "--seconds", "0.05", "--rounds", "1", "--streams", "1",
+                "--plot", plot.toString());
+        assertThat(code).isZero();
+        String text = out.toString();
+        List<String> rows = text.lines().filter(l -> l.startsWith("| dense base |") || l.startsWith("| token only |")
+                || l.startsWith("| structure only |") || l.startsWith("| combined |")).toList();
+        assertThat(rows).hasSize(8); // four in the main table, four in the breakdown
+        assertThat(rows.get(1)).contains("| 0.7 |"); // token only at the default keep ratio
+        assertThat(rows.get(3)).contains("| pruned | 0.7 |");
+        for (String row : rows.subList(4, 8)) {
+            String[] cells = row.split("\\|");
+            double forward = Double.parseDouble(cells[2].trim());
+            double embedding = Double.parseDouble(cells[3].trim());
+            double rest = Double.parseDouble(cells[5].trim());
+            assertThat(embedding).isPositive();
+            // One decimal printed per figure: the rest is what the embedding leaves of the forward pass.
+            assertThat(rest).isCloseTo(forward - embedding, org.assertj.core.data.Offset.offset(0.11));
+        }
+        assertThat(rows.get(4)).contains("| 1.00x |"); // the dense base against itself
+        assertThat(ImageIO.read(plot.toFile()).getWidth()).isGreaterThan(100);
+    }
+
+    @Test
     void modelBenchReportsThePeakRatio() {
         Path dense = save("dense", null);
         StringWriter out = new StringWriter();

@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.BiFunction;
 
 /**
  * A DJL {@link Model} holding a {@link VisionTransformer}, with weights addressed by stable dotted names
@@ -188,6 +189,27 @@ public final class VitModel implements AutoCloseable {
      */
     public float[][] logits(float[] pixels, int batch, KeepPolicy policy) {
         VitConfig c = config();
+        return inference(pixels, batch, (ps, x) -> {
+            float[] flat = SparseForward.infer(network, ps, x, policy).toFloatArray();
+            float[][] rows = new float[batch][c.numClasses()];
+            for (int i = 0; i < batch; i++) {
+                System.arraycopy(flat, i * c.numClasses(), rows[i], 0, c.numClasses());
+            }
+            return rows;
+        });
+    }
+
+    /**
+     * Runs only the embedding (stem, patch projection, CLS, positions) of a batch and discards the tokens: what a
+     * benchmark subtracts from a whole forward pass to see how much of it the blocks take.
+     */
+    public void embedOnly(float[] pixels, int batch) {
+        inference(pixels, batch, (ps, x) -> network.embed(ps, x, false).getShape());
+    }
+
+    /** Runs {@code pass} on a batch of normalised pixels, without autograd, in a sub-manager closed before returning. */
+    private <T> T inference(float[] pixels, int batch, BiFunction<ParameterStore, NDArray, T> pass) {
+        VitConfig c = config();
         // PyTorch's grad mode is per thread and on by default; DJL turns it off only in the thread that started the
         // engine. A worker's or benchmark's own thread would record an autograd graph it never uses (about 8% of
         // the forward pass on 2 cores, measured interleaved). Restored after, for a caller between training steps.
@@ -197,13 +219,7 @@ public final class VitModel implements AutoCloseable {
         }
         try (NDManager scope = model.getNDManager().newSubManager()) {
             NDArray x = scope.create(pixels, new Shape(batch, c.channels(), c.imageSize(), c.imageSize()));
-            NDArray out = SparseForward.infer(network, new ParameterStore(scope, false), x, policy);
-            float[] flat = out.toFloatArray();
-            float[][] rows = new float[batch][c.numClasses()];
-            for (int i = 0; i < batch; i++) {
-                System.arraycopy(flat, i * c.numClasses(), rows[i], 0, c.numClasses());
-            }
-            return rows;
+            return pass.apply(new ParameterStore(scope, false), x);
         } finally {
             if (grad) {
                 JniUtils.setGradMode(true);
