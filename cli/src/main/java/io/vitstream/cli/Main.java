@@ -45,6 +45,9 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler(Main::handle);
         cl.setParameterExceptionHandler(Main::handleParameter);
+        // The descriptions are written as lines of up to about 110 characters; picocli's default of 80 re-wraps
+        // them mid-sentence.
+        cl.setUsageHelpWidth(120);
         return cl;
     }
 
