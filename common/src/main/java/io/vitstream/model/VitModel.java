@@ -201,10 +201,11 @@ public final class VitModel implements AutoCloseable {
 
     /**
      * Runs only the embedding (stem, patch projection, CLS, positions) of a batch and discards the tokens: what a
-     * benchmark subtracts from a whole forward pass to see how much of it the blocks take.
+     * benchmark subtracts from a whole forward pass to see how much of it the blocks take. One value is copied back,
+     * so that on an asynchronous device the time includes the work, as {@link #logits}'s copy does.
      */
     public void embedOnly(float[] pixels, int batch) {
-        inference(pixels, batch, (ps, x) -> network.embed(ps, x, false).getShape());
+        inference(pixels, batch, (ps, x) -> network.embed(ps, x, false).get("0, 0, 0").toFloatArray());
     }
 
     /** Runs {@code pass} on a batch of normalised pixels, without autograd, in a sub-manager closed before returning. */
