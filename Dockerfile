@@ -32,7 +32,7 @@ COPY docker/entrypoint.sh /usr/local/bin/vitstream
 RUN chmod -R a+rwX models && chmod 0755 /usr/local/bin/vitstream
 ENV HOME=/var/lib/vitstream \
     DJL_CACHE_DIR=/var/cache/vitstream/djl \
-    JAVA_OPTS="-XX:MaxRAMPercentage=75 -XX:+UseParallelGC" \
+    JAVA_OPTS="-XX:MaxRAMPercentage=75" \
     MALLOC_MMAP_THRESHOLD_=268435456 \
     MALLOC_TRIM_THRESHOLD_=1073741824 \
     MALLOC_TOP_PAD_=268435456

@@ -40,7 +40,9 @@ import picocli.CommandLine.Spec;
         description = {
             "Structured pruning benchmark. Part 1, in one run at one batch size: the dense base, token sparsification",
             "only (--sparse at --keep-ratio), structured pruning only (--pruned, dense) and both (--pruned at",
-            "--keep-ratio): test accuracy, FLOPs per image, images/s and speed-up over the dense base. Part 2:",
+            "--keep-ratio): test accuracy, FLOPs per image, images/s and speed-up over the dense base; then, in the",
+            "last --streams configuration, each row's embedding timed alone (another rounds x rows x seconds) to show",
+            "where the time goes and what speed-up a free embedding would bound each row at. Part 2:",
             "Taylor, Fisher and OBD saliency at one budget (--compare-ratio of --sparse): test accuracy after slicing",
             "and after a short fine-tune, with validation accuracy (what choices are made on).",
             "Prints Markdown tables and writes a PNG plot of accuracy against images/s."
@@ -199,12 +201,11 @@ final class BenchPruneCommand implements Callable<Integer> {
             double embed = msPerBatch(embedding[i], streamCount);
             double rest = forward - embed;
             // Measured apart, the embedding alone can time above a whole tiny forward pass in a noisy moment.
-            boolean measurable = rest > 0 && denseRest > 0;
             out.printf(Locale.ROOT, "| %s | %.1f | %.1f | %.0f%% | %.1f | %s | %.2fx | %s |%n",
                     rows.get(i).name(), forward, embed, 100 * embed / forward, rest,
-                    measurable ? String.format(Locale.ROOT, "%.2fx", denseRest / rest) : "n/a",
+                    rest > 0 && denseRest > 0 ? String.format(Locale.ROOT, "%.2fx", denseRest / rest) : "n/a",
                     denseForward / forward,
-                    measurable ? String.format(Locale.ROOT, "%.2fx", denseForward / rest) : "n/a");
+                    rest > 0 ? String.format(Locale.ROOT, "%.2fx", denseForward / rest) : "n/a");
         }
         out.flush();
     }
