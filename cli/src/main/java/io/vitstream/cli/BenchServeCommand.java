@@ -264,7 +264,7 @@ final class BenchServeCommand implements Callable<Integer> {
     /** The benchmark's own threads (producer, reader): with the broker, off the worker's cores when split. */
     private boolean harnessThread(String javaName) {
         return javaName.equals(harnessThreadName) || javaName.contains(BENCH_PRODUCER)
-                || javaName.contains("local-reader");
+                || javaName.contains(LocalServing.READER_GROUP);
     }
 
     private static final String BENCH_PRODUCER = "bench-producer";

@@ -48,6 +48,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
 final class LocalServing implements AutoCloseable {
     /** Name of the worker loop's thread. */
     static final String WORKER_THREAD = "inference-local";
+    /** Group id prefix of {@link #consumer} readers; it also names their consumers' background threads. */
+    static final String READER_GROUP = "local-reader";
     final KafkaBroker broker;
     final InferenceWorker worker;
     final HttpEndpoints http;
@@ -190,7 +192,7 @@ final class LocalServing implements AutoCloseable {
     KafkaConsumer<String, byte[]> consumer(String topic, Map<String, Object> settings) {
         Map<String, Object> c = new LinkedHashMap<>(broker.clientConfig());
         c.putAll(settings);
-        c.put(ConsumerConfig.GROUP_ID_CONFIG, "local-reader-" + topic + "-" + UUID.randomUUID());
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, READER_GROUP + "-" + topic + "-" + UUID.randomUUID());
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(c, new StringDeserializer(),

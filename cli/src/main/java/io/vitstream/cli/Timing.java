@@ -69,18 +69,8 @@ final class Timing {
     /** Best images/s per row (first index) and stream count (second index). */
     static double[][] best(List<Timed> rows, List<Integer> streams, LabeledImages data, int batch, double seconds,
             int rounds) {
-        double[][] best = new double[rows.size()][streams.size()];
-        for (int round = 0; round < rounds; round++) {
-            for (int s = 0; s < streams.size(); s++) {
-                for (int i = 0; i < rows.size(); i++) {
-                    Timed t = rows.get(i);
-                    double ips = Throughput.imagesPerSecond(t.model(), t.input(), data, batch, seconds, t.policy(),
-                            streams.get(s));
-                    best[i][s] = Math.max(best[i][s], ips);
-                }
-            }
-        }
-        return best;
+        return bestOf(rows, streams, rounds, (t, s) -> Throughput.imagesPerSecond(t.model(), t.input(), data, batch,
+                seconds, t.policy(), s));
     }
 
     /**
@@ -89,12 +79,24 @@ final class Timing {
      */
     static double[] bestEmbedding(List<Timed> rows, int streams, LabeledImages data, int batch, double seconds,
             int rounds) {
-        double[] best = new double[rows.size()];
+        double[][] best = bestOf(rows, List.of(streams), rounds, (t, s) -> Throughput.embeddingImagesPerSecond(
+                t.model(), t.input(), data, batch, seconds, s));
+        return java.util.Arrays.stream(best).mapToDouble(r -> r[0]).toArray();
+    }
+
+    /** One measurement of a row at a stream count, in images/s. */
+    private interface Measure {
+        double imagesPerSecond(Timed row, int streams);
+    }
+
+    /** Interleaved rounds: every row once per round and stream count; the best round kept. */
+    private static double[][] bestOf(List<Timed> rows, List<Integer> streams, int rounds, Measure measure) {
+        double[][] best = new double[rows.size()][streams.size()];
         for (int round = 0; round < rounds; round++) {
-            for (int i = 0; i < rows.size(); i++) {
-                Timed t = rows.get(i);
-                best[i] = Math.max(best[i], Throughput.embeddingImagesPerSecond(t.model(), t.input(), data, batch,
-                        seconds, streams));
+            for (int s = 0; s < streams.size(); s++) {
+                for (int i = 0; i < rows.size(); i++) {
+                    best[i][s] = Math.max(best[i][s], measure.imagesPerSecond(rows.get(i), streams.get(s)));
+                }
             }
         }
         return best;
