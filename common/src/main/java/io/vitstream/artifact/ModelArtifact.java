@@ -3,6 +3,12 @@ package io.vitstream.artifact;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.vitstream.engine.EngineKind;
+import io.vitstream.engine.EngineOptions;
+import io.vitstream.engine.InferenceEngine;
+import io.vitstream.engine.onnx.ModelWeights;
+import io.vitstream.engine.onnx.OnnxRuntimeEngine;
+import io.vitstream.engine.pytorch.PyTorchEngine;
 import io.vitstream.model.FlopCounter;
 import io.vitstream.model.VitModel;
 import io.vitstream.util.Json;
@@ -28,6 +34,24 @@ public final class ModelArtifact {
 
     /** A loaded artifact; closing it frees the model. */
     public record Loaded(Manifest manifest, VitModel model, Path dir) implements AutoCloseable {
+        /**
+         * An inference engine over this verified model. ONNX Runtime's gets its graphs written from copies of the
+         * weights made here; PyTorch's runs {@link #model()}, which this artifact keeps and closes.
+         *
+         * @throws io.vitstream.engine.onnx.UnsupportedModelException when the model has a part the ONNX writer does
+         *     not know (never a silent fall-back to PyTorch)
+         */
+        public InferenceEngine engine(EngineOptions options) {
+            if (options.kind().resolve() == EngineKind.PYTORCH) {
+                if (options.threads() > 0) {
+                    VitModel.setIntraOpThreads(options.threads());
+                }
+                return PyTorchEngine.borrowing(model);
+            }
+            return OnnxRuntimeEngine.create(manifest.architecture(), manifest.sparsifier(), ModelWeights.of(model),
+                    options);
+        }
+
         @Override
         public void close() {
             model.close();

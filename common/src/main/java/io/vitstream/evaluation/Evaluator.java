@@ -2,6 +2,8 @@ package io.vitstream.evaluation;
 
 import io.vitstream.data.InputSpec;
 import io.vitstream.data.LabeledImages;
+import io.vitstream.engine.InferenceEngine;
+import io.vitstream.engine.pytorch.PyTorchEngine;
 import io.vitstream.model.VitModel;
 import io.vitstream.sparsity.KeepPolicy;
 
@@ -13,14 +15,19 @@ public final class Evaluator {
         return evaluate(model, input, data, batch, KeepPolicy.dense());
     }
 
-    /** Evaluation with dynamic token sparsification at {@code policy}. */
+    /** Evaluation with dynamic token sparsification at {@code policy}, on DJL's PyTorch engine. */
     public static EvalResult evaluate(VitModel model, InputSpec input, LabeledImages data, int batch,
             KeepPolicy policy) {
+        return evaluate(PyTorchEngine.borrowing(model), model.config().numClasses(), input, data, batch, policy);
+    }
+
+    /** Evaluation on {@code engine} at {@code policy}. */
+    public static EvalResult evaluate(InferenceEngine model, int classes, InputSpec input, LabeledImages data,
+            int batch, KeepPolicy policy) {
         if (batch < 1) {
             throw new IllegalArgumentException("batch must be positive, got " + batch);
         }
         int n = data.count();
-        int classes = model.config().numClasses();
         int[] order = new int[n];
         for (int i = 0; i < n; i++) {
             order[i] = i;

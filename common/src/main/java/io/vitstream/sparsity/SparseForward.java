@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
 import ai.djl.training.ParameterStore;
 import io.vitstream.model.Attention;
 import io.vitstream.model.FlopCounter;
@@ -150,19 +151,19 @@ public final class SparseForward {
                 int k = keepCount(patches, policy.keepRatio());
                 if (k < patches) {
                     NDArray candidates = x.get(":, 1:" + (1 + patches) + ", :");
-                    NDArray weights; // (B, n) importance, larger = keep; non-negative where a package token uses it
-                    if (learned && !policy.packageToken()) {
-                        weights = net.predictors().get(s).keepScores(ps, candidates);
-                    } else if (learned) {
-                        NDArray ones = candidates.get(":, :, 0").onesLike();
-                        NDArray ratio = candidates.get(":, :1, 0").onesLike().mul((float) policy.keepRatio());
-                        NDArray logp = net.predictors().get(s).forward(ps, new NDList(candidates, ones, ratio), false)
-                                .singletonOrThrow();
-                        weights = logp.get(":, :, 0").exp();
+                    NDArray rank; // (B, n) importance, larger = keep
+                    NDArray weights = null; // (B, n) non-negative importance, where a package token uses it
+                    if (learned) {
+                        rank = net.predictors().get(s).keepScores(ps, candidates);
+                        if (policy.packageToken()) {
+                            // The predictor's keep probability: the logistic of its score plus the ratio's prior.
+                            weights = Activation.sigmoid(rank.add(TokenPredictor.priorLogOdds(policy.keepRatio())));
+                        }
                     } else {
-                        weights = clsAttention.get(":, 1:" + (1 + patches));
+                        rank = clsAttention.get(":, 1:" + (1 + patches));
+                        weights = rank;
                     }
-                    NDArray index = topKIndices(weights, k); // (B, k), original order
+                    NDArray index = topKIndices(rank, k); // (B, k), original order
                     if (keptIndices != null) {
                         long[] flat = index.toLongArray();
                         long[][] rows = new long[(int) batch][k];

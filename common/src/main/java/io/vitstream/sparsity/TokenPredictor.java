@@ -108,6 +108,15 @@ public final class TokenPredictor extends AbstractBlock {
         out.initialize(manager, dataType, new Shape(t.get(0), t.get(1), hidden / 4));
     }
 
+    /**
+     * The prior log-odds log(r / (1 - r)) this predictor adds to its keep logit for keep ratio r (r clipped to
+     * [0.01, 0.99]): with it the logistic of {@link #keepScores} is the keep probability {@link #forward} gives.
+     */
+    public static float priorLogOdds(double keepRatio) {
+        float r = Math.max(0.01f, Math.min(0.99f, (float) keepRatio));
+        return (float) (Math.log(r) - Math.log(1f - r));
+    }
+
     /** Multiply-adds per scored token. */
     public static long macsPerToken(int dim, int hidden) {
         return (long) dim * hidden + (long) hidden * (hidden / 2) + (long) (hidden / 2) * (hidden / 4)

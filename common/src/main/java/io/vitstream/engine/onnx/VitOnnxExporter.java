@@ -1,0 +1,344 @@
+package io.vitstream.engine.onnx;
+
+import static io.vitstream.engine.onnx.OnnxGraph.attr;
+import static io.vitstream.engine.onnx.OnnxGraph.in;
+import static io.vitstream.engine.onnx.OnnxGraph.ints;
+
+import ai.onnx.proto.OnnxMl.TensorProto;
+import io.vitstream.model.BlockConfig;
+import io.vitstream.model.TokenEmbedding;
+import io.vitstream.model.VitConfig;
+import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.sparsity.SparseForward;
+import io.vitstream.sparsity.SparsifierConfig;
+import io.vitstream.sparsity.TokenPredictor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Writes the ONNX model (opset 17, IR 8) of exactly the inference forward pass that {@link SparseForward#infer} runs
+ * on DJL, at one keep policy: the stem convolutions with GELU (as the Erf pattern ONNX Runtime fuses into one kernel),
+ * the patch projection, CLS and positions, pre-norm blocks with their own head counts and MLP widths
+ * ({@code LayerNormalization}), the final norm of CLS and the classifier. Before each sparsifier stage that drops
+ * tokens, the graph scores the patch tokens (the learned predictor, or the previous block's CLS attention for the
+ * training-free baseline), keeps the top k (k fixed in the graph, so the shapes after it are static), sorts the kept
+ * indices into token order and gathers CLS plus the kept tokens, fusing the dropped ones into a package token when
+ * the policy asks for it.
+ *
+ * <p>Input {@code pixels} (B, C, H, W) normalised images; outputs {@code logits} (B, K) and, for each stage that
+ * drops tokens, {@code kept<s>} (B, k) int64, the kept patch indices relative to the tokens entering stage s (what
+ * {@link SparseForward#infer}'s {@code keptIndices} lists).
+ *
+ * <p>Algebraically equal rewrites, each saving an op per block: the attention scale is folded into the query weights,
+ * the predictor's keep-minus-drop logit into one output column, and its global feature's part of fc1 into a (B, 1)
+ * row added to the local part's product instead of a broadcast and a concatenation.
+ */
+public final class VitOnnxExporter {
+    public static final String INPUT = "pixels";
+    public static final String LOGITS = "logits";
+    private static final float SQRT2 = (float) Math.sqrt(2.0);
+
+    private final VitConfig config;
+    private final SparsifierConfig sparsifier;
+    private final ModelWeights.Reader w;
+    private final OnnxGraph g;
+    private String batchDim; // (1) int64: the batch size, read from the input's shape once
+
+    private VitOnnxExporter(VitConfig config, SparsifierConfig sparsifier, ModelWeights weights) {
+        this.config = config;
+        this.sparsifier = sparsifier;
+        this.w = weights.reader();
+        this.g = new OnnxGraph("vitstream");
+    }
+
+    /** The serialised ONNX model of {@code config}'s forward pass at {@code policy}. */
+    public static byte[] export(VitConfig config, SparsifierConfig sparsifier, ModelWeights weights,
+            KeepPolicy policy) {
+        return new VitOnnxExporter(config, sparsifier, weights).write(policy).toByteArray();
+    }
+
+    /** Name of the graph output with the kept patch indices of sparsifier stage {@code stage}. */
+    public static String keptOutput(int stage) {
+        return "kept" + stage;
+    }
+
+    /**
+     * The stages that drop tokens at {@code policy}, as {stage index, block index, patches kept}: what the graph's k
+     * are.
+     */
+    public static List<int[]> selections(VitConfig config, SparsifierConfig sparsifier, KeepPolicy policy) {
+        List<int[]> out = new ArrayList<>();
+        if (policy.isDense()) {
+            return out;
+        }
+        SparsifierConfig stages = stagesFor(config, sparsifier, policy);
+        int patches = config.numPatches();
+        for (int s = 0; s < stages.stages().size(); s++) {
+            int k = SparseForward.keepCount(patches, policy.keepRatio());
+            if (k < patches) {
+                out.add(new int[] {s, stages.stages().get(s), k});
+                patches = k;
+            }
+        }
+        return out;
+    }
+
+    private static SparsifierConfig stagesFor(VitConfig config, SparsifierConfig own, KeepPolicy policy) {
+        if (policy.method() == KeepPolicy.Method.LEARNED) {
+            if (own == null || !own.hasPredictors()) {
+                throw new UnsupportedModelException("this model has no learned token predictors: use keep ratio 1.0"
+                        + " or the cls-attention method");
+            }
+            return own;
+        }
+        return own != null ? own : SparsifierConfig.attentionOnly(config.depth());
+    }
+
+    private ai.onnx.proto.OnnxMl.ModelProto write(KeepPolicy policy) {
+        String pixels = g.input(INPUT, -1, config.channels(), config.imageSize(), config.imageSize());
+        batchDim = g.op("Shape", in(pixels), attr("start", 0L), attr("end", 1L));
+        String x = embed(pixels);
+
+        List<int[]> selections = selections(config, sparsifier, policy);
+        boolean learned = policy.method() == KeepPolicy.Method.LEARNED;
+        int patches = config.numPatches();
+        String clsAttention = null;
+        Package pkg = null;
+        int next = 0;
+        for (int i = 0; i < config.depth(); i++) {
+            if (next < selections.size() && selections.get(next)[1] == i) {
+                int stage = selections.get(next)[0];
+                int k = selections.get(next)[2];
+                String candidates = slice(x, 1, 1 + patches, 1);
+                String score;
+                String weights = null; // (B, n) non-negative importance, for the package token
+                if (learned) {
+                    score = predictorScore("predictor" + stage, candidates, patches);
+                    if (policy.packageToken()) {
+                        weights = g.op("Sigmoid", in(g.op("Add", in(score, g.scalar(TokenPredictor.priorLogOdds(policy.keepRatio()))))));
+                    }
+                } else {
+                    score = slice(clsAttention, 1, 1 + patches, 1);
+                    weights = score;
+                }
+                String index = keptIndices(score, k, keptOutput(stage));
+                String kept = g.op("GatherND", in(candidates, unsqueeze(index, 2)), attr("batch_dims", 1L));
+                String cls = slice(x, 0, 1, 1);
+                if (policy.packageToken()) {
+                    pkg = fuse(candidates, weights, kept, index, pkg);
+                    x = g.op("Concat", in(cls, kept, unsqueeze(pkg.token, 1)), attr("axis", 1L));
+                } else {
+                    x = g.op("Concat", in(cls, kept), attr("axis", 1L));
+                }
+                patches = k;
+                next++;
+            }
+            boolean wantCls = !learned && next < selections.size() && selections.get(next)[1] == i + 1;
+            String[] out = block("block" + i, config.blocks().get(i), x, wantCls);
+            x = out[0];
+            clsAttention = out[1];
+        }
+        // Weights of stages the policy does not run (all of them when dense) are part of the model all the same.
+        w.skip("predictor");
+        classify(x);
+        w.requireAllUsed();
+        String doc = String.format(Locale.ROOT, "vitstream ViT, keep ratio %s, %s%s", policy.keepRatio(),
+                policy.method().id(), policy.packageToken() ? ", package token" : "");
+        return g.model("vitstream", doc);
+    }
+
+    /** Pixels (B, C, H, W) to tokens (B, N, D). */
+    private String embed(String pixels) {
+        String x = pixels;
+        for (int i = 0; i < config.stemLayers(); i++) {
+            String name = "embedding." + TokenEmbedding.stemName(i);
+            x = gelu(conv(name, x, 3, 1, 1));
+        }
+        x = conv("embedding.patch", x, config.patchSize(), config.patchSize(), 0); // (B, D, G, G)
+        x = g.op("Reshape", in(x, g.longs(0, config.dim(), config.numPatches())));
+        x = g.op("Transpose", in(x), ints("perm", 0, 2, 1)); // (B, N, D)
+        String clsShape = g.op("Concat", in(batchDim, g.longs(1, config.dim())), attr("axis", 0L));
+        String cls = g.op("Expand", in(weight("embedding.cls"), clsShape)); // (B, 1, D)
+        x = g.op("Concat", in(cls, x), attr("axis", 1L));
+        return g.op("Add", in(x, weight("embedding.positions")));
+    }
+
+    private String conv(String name, String x, int kernel, int stride, int pad) {
+        ModelWeights.Tensor k = w.take(name + ".weight");
+        if (k.shape().length != 4) {
+            throw new UnsupportedModelException(name + ".weight has shape " + java.util.Arrays.toString(k.shape())
+                    + ", a 2-D convolution needs 4 dimensions");
+        }
+        return g.op("Conv", in(x, g.floats(name + ".weight", k.data(), k.shape()), weight(name + ".bias")),
+                ints("kernel_shape", kernel, kernel), ints("strides", stride, stride),
+                ints("pads", pad, pad, pad, pad));
+    }
+
+    /**
+     * One pre-norm block on (B, n, D) tokens; returns the output tokens and, when asked for, the CLS attention (B, n)
+     * averaged over heads.
+     */
+    private String[] block(String name, BlockConfig shape, String x, boolean wantClsAttention) {
+        int heads = shape.heads();
+        int headDim = shape.headDim();
+        int width = heads * headDim;
+        String h = layerNorm(name + ".norm1", x);
+        String qkv = linear(name + ".attention.qkv", h, 1.0f / (float) Math.sqrt(headDim), width);
+        String[] parts = g.ops("Split", 3, in(qkv, g.longs(width, width, width)), attr("axis", 2L));
+        String q = heads(parts[0], heads, headDim, 0, 2, 1, 3); // (B, H, n, Dh)
+        String k = heads(parts[1], heads, headDim, 0, 2, 3, 1); // (B, H, Dh, n)
+        String v = heads(parts[2], heads, headDim, 0, 2, 1, 3);
+        String attention = g.op("Softmax", in(g.op("MatMul", in(q, k))), attr("axis", -1L)); // (B, H, n, n)
+        String mixed = g.op("Transpose", in(g.op("MatMul", in(attention, v))), ints("perm", 0, 2, 1, 3));
+        mixed = g.op("Reshape", in(mixed, g.longs(0, 0, width)));
+        x = g.op("Add", in(x, linear(name + ".attention.proj", mixed, 1f, 0)));
+        String m = gelu(linear(name + ".mlp.fc1", layerNorm(name + ".norm2", x), 1f, 0));
+        x = g.op("Add", in(x, linear(name + ".mlp.fc2", m, 1f, 0)));
+        String cls = null;
+        if (wantClsAttention) {
+            String row = g.op("Gather", in(attention, g.index(0)), attr("axis", 2L)); // (B, H, n)
+            cls = g.op("ReduceMean", in(row), ints("axes", 1), attr("keepdims", 0L));
+        }
+        return new String[] {x, cls};
+    }
+
+    /** (B, n, H * Dh) to per-head (B, n, H, Dh), then transposed by {@code perm}. */
+    private String heads(String x, int heads, int headDim, long... perm) {
+        return g.op("Transpose", in(g.op("Reshape", in(x, g.longs(0, 0, heads, headDim)))), ints("perm", perm));
+    }
+
+    /**
+     * The learned predictor's keep-minus-drop logit per candidate, (B, n): what {@code TokenPredictor.keepScores}
+     * ranks by.
+     */
+    private String predictorScore(String name, String tokens, int n) {
+        ModelWeights.Tensor inW = w.take(name + ".in.weight");
+        int hidden = inW.dim(0);
+        int half = hidden / 2;
+        String h = gelu(linear(name + ".in", layerNorm(name + ".norm", tokens), 1f, 0)); // (B, n, hidden)
+        String[] parts = g.ops("Split", 2, in(h, g.longs(half, hidden - half)), attr("axis", 2L));
+        String sum = g.op("ReduceSum", in(parts[1], g.longs(1)), attr("keepdims", 1L)); // (B, 1, half)
+        String global = g.op("Div", in(sum, g.scalar(n + 1e-6f)));
+        // fc1 over [local, global broadcast] = local x W_local^T + global x W_global^T.
+        ModelWeights.Tensor fc1 = w.take(name + ".fc1.weight");
+        int out1 = fc1.dim(0);
+        float[] localT = new float[half * out1];
+        float[] globalT = new float[(hidden - half) * out1];
+        for (int o = 0; o < out1; o++) {
+            for (int j = 0; j < hidden; j++) {
+                float v = fc1.data()[o * hidden + j];
+                if (j < half) {
+                    localT[j * out1 + o] = v;
+                } else {
+                    globalT[(j - half) * out1 + o] = v;
+                }
+            }
+        }
+        String localPart = g.op("MatMul", in(parts[0], g.floats(name + ".fc1.local", localT, half, out1)));
+        String globalPart = g.op("MatMul", in(global, g.floats(name + ".fc1.global", globalT, hidden - half, out1)));
+        String f1 = g.op("Add", in(localPart, g.op("Add", in(globalPart, weight(name + ".fc1.bias")))));
+        String f2 = gelu(linear(name + ".fc2", gelu(f1), 1f, 0));
+        // out (2, hidden/4): the score is row 0 minus row 1, one column.
+        ModelWeights.Tensor outW = w.take(name + ".out.weight");
+        ModelWeights.Tensor outB = w.take(name + ".out.bias");
+        int in2 = outW.dim(1);
+        float[] diff = new float[in2];
+        for (int j = 0; j < in2; j++) {
+            diff[j] = outW.data()[j] - outW.data()[in2 + j];
+        }
+        String logit = g.op("MatMul", in(f2, g.floats(name + ".out.diff", diff, in2, 1)));
+        logit = g.op("Add", in(logit, g.scalar(outB.data()[0] - outB.data()[1])));
+        return g.op("Squeeze", in(logit, g.longs(2))); // (B, n)
+    }
+
+    /** Per row, the indices of the k highest scores in ascending (token) order, also a graph output. */
+    private String keptIndices(String score, int k, String outputName) {
+        String top = g.ops("TopK", 2, in(score, g.longs(k)), attr("axis", 1L), attr("largest", 1L),
+                attr("sorted", 1L))[1];
+        // ONNX has no Sort: the k smallest of the indices, in ascending order, are the indices sorted.
+        g.node("TopK", new String[] {outputName, outputName + "_positions"}, in(top, g.longs(k)), attr("axis", 1L),
+                attr("largest", 0L), attr("sorted", 1L));
+        g.output(outputName, TensorProto.DataType.INT64, -1, k);
+        return outputName;
+    }
+
+    /** The package token so far: its value (B, D) and the weight fused into it (B, 1). */
+    private record Package(String token, String mass) {}
+
+    /** EViT / SPViT: the dropped candidates' weighted mean, merged with the package token of earlier stages. */
+    private Package fuse(String candidates, String weights, String kept, String index, Package previous) {
+        String keptWeights = g.op("GatherElements", in(weights, index), attr("axis", 1L)); // (B, k)
+        String all = g.op("ReduceSum", in(g.op("Mul", in(candidates, unsqueeze(weights, 2))), g.longs(1)),
+                attr("keepdims", 0L));
+        String keptSum = g.op("ReduceSum", in(g.op("Mul", in(kept, unsqueeze(keptWeights, 2))), g.longs(1)),
+                attr("keepdims", 0L));
+        String fused = g.op("Sub", in(all, keptSum)); // (B, D)
+        String mass = g.op("Sub", in(g.op("ReduceSum", in(weights, g.longs(1)), attr("keepdims", 1L)),
+                g.op("ReduceSum", in(keptWeights, g.longs(1)), attr("keepdims", 1L)))); // (B, 1)
+        if (previous != null) {
+            fused = g.op("Add", in(fused, g.op("Mul", in(previous.token, previous.mass))));
+            mass = g.op("Add", in(mass, previous.mass));
+        }
+        mass = g.op("Add", in(mass, g.scalar(1e-9f)));
+        return new Package(g.op("Div", in(fused, mass)), mass);
+    }
+
+    /** Final norm of the CLS token and the classifier: logits (B, K), the graph's output. */
+    private void classify(String x) {
+        String cls = g.op("Gather", in(x, g.index(0)), attr("axis", 1L)); // (B, D)
+        String normed = layerNorm("norm", cls);
+        ModelWeights.Tensor head = w.take("head.weight");
+        g.node("Gemm", new String[] {LOGITS}, in(normed, g.floats("head.weight", head.data(), head.shape()),
+                weight("head.bias")), attr("transB", 1L));
+        g.output(LOGITS, TensorProto.DataType.FLOAT, -1, config.numClasses());
+    }
+
+    /**
+     * x W^T + b for a DJL {@code Linear} named {@code name} (weight (out, in)), the weight stored transposed for
+     * MatMul; the first {@code scaledRows} output units (0: none) are multiplied by {@code scale}.
+     */
+    private String linear(String name, String x, float scale, int scaledRows) {
+        ModelWeights.Tensor weight = w.take(name + ".weight");
+        ModelWeights.Tensor bias = w.take(name + ".bias");
+        int out = weight.dim(0);
+        int inDim = weight.dim(1);
+        float[] t = new float[inDim * out];
+        float[] b = bias.data().clone();
+        for (int o = 0; o < out; o++) {
+            float s = o < scaledRows ? scale : 1f;
+            for (int i = 0; i < inDim; i++) {
+                t[i * out + o] = weight.data()[o * inDim + i] * s;
+            }
+            b[o] *= s;
+        }
+        String product = g.op("MatMul", in(x, g.floats(name + ".weight", t, inDim, out)));
+        return g.op("Add", in(product, g.floats(name + ".bias", b, out)));
+    }
+
+    private String layerNorm(String name, String x) {
+        return g.op("LayerNormalization", in(x, weight(name + ".gamma"), weight(name + ".beta")),
+                attr("axis", -1L), attr("epsilon", 1e-6f));
+    }
+
+    /** Exact (erf) GELU as Div, Erf, Add, Mul, Mul: the pattern ONNX Runtime fuses into its Gelu kernel. */
+    private String gelu(String x) {
+        String erf = g.op("Erf", in(g.op("Div", in(x, g.scalar(SQRT2)))));
+        String half = g.op("Mul", in(x, g.op("Add", in(erf, g.scalar(1f)))));
+        return g.op("Mul", in(half, g.scalar(0.5f)));
+    }
+
+    private String slice(String x, long start, long end, long axis) {
+        return g.op("Slice", in(x, g.longs(start), g.longs(end), g.longs(axis)));
+    }
+
+    private String unsqueeze(String x, long axis) {
+        return g.op("Unsqueeze", in(x, g.longs(axis)));
+    }
+
+    /** A weight as an initializer under its own name. */
+    private String weight(String name) {
+        ModelWeights.Tensor t = w.take(name);
+        return g.floats(name, t.data(), t.shape());
+    }
+}
