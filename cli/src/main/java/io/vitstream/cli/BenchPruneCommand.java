@@ -228,7 +228,7 @@ final class BenchPruneCommand implements Callable<Integer> {
     /** Part 2: the three measures at one budget; saliency estimated once, then plan, slice and fine-tune per measure. */
     private void compareSaliency(PrintWriter out, LabeledImages test) throws Exception {
         PruneSettings settings = new PruneSettings(data.dataDir, calibration, 5000, compareLimit, compareEpochs, 128,
-                2e-4, 4.0, 0.7, compareEpochs + 1, 42L);
+                2e-4, 4.0, 0.7, compareEpochs + 1, 42L, io.vitstream.engine.EngineKind.AUTO);
         out.printf(Locale.ROOT, "%nSaliency comparison: %s pruned to %.0f%% of its FLOPs; %d calibration images; "
                 + "fine-tune %d epoch(s) on %d images%n", sparse, 100 * compareRatio, calibration, compareEpochs,
                 compareLimit);

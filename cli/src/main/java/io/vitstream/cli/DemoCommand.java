@@ -2,6 +2,7 @@ package io.vitstream.cli;
 
 import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.engine.EngineKind;
 import io.vitstream.controller.Controller;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.kafka.Prediction;
@@ -78,6 +79,9 @@ final class DemoCommand implements Callable<Integer> {
     @Mixin
     DataOptions data;
 
+    @Mixin
+    EngineOption engine;
+
     @Override
     public Integer call() throws Exception {
         // The demo's screen is its output: Kafka's transient start-up warnings (topics being created) would drown it.
@@ -100,6 +104,7 @@ final class DemoCommand implements Callable<Integer> {
         for (double r : ratios) {
             new io.vitstream.sparsity.KeepPolicy(r, io.vitstream.sparsity.KeepPolicy.Method.LEARNED, false);
         }
+        EngineKind engineKind = engine.kind();
         Path home = Path.of(System.getProperty("vitstream.home", "."));
         Path served = model != null ? model
                 : Files.isDirectory(home.resolve("models/sparse")) ? home.resolve("models/sparse") : home.resolve("models/base");
@@ -112,7 +117,8 @@ final class DemoCommand implements Callable<Integer> {
                         : "dense; keep ratios below 1.0 use the CLS-attention ranking");
         out.println("starting a single-node Kafka broker (KRaft, child JVM) on 127.0.0.1 ...");
         out.flush();
-        try (LocalServing local = LocalServing.start(served, ratios.get(0), batchMaxSize, bootstrap -> {
+        try (LocalServing local = LocalServing.start(served, ratios.get(0), batchMaxSize,
+                Map.of("engine", engineKind.id()), bootstrap -> {
             out.println("broker up at " + bootstrap + " (any Kafka client can produce to " + Topics.IMAGES
                     + " and read " + Topics.PREDICTIONS + " while the demo runs); topics: " + String.join(", ", Topics.ALL));
             out.flush();
@@ -120,9 +126,9 @@ final class DemoCommand implements Callable<Integer> {
                 KafkaProducer<String, byte[]> producer = local.producer();
                 KafkaConsumer<String, byte[]> predictions = local.consumer(Topics.PREDICTIONS);
                 KafkaConsumer<String, byte[]> dlq = local.consumer(Topics.DLQ)) {
-            out.printf(Locale.ROOT, "published %s to %s (signed) and activated it at keep ratio %.2f; worker %s running,"
-                    + " metrics at http://127.0.0.1:%d/metrics%n", local.version, Topics.MODELS, ratios.get(0),
-                    local.worker.workerId(), local.http.port());
+            out.printf(Locale.ROOT, "published %s to %s (signed) and activated it at keep ratio %.2f; worker %s running"
+                    + " on %s, metrics at http://127.0.0.1:%d/metrics%n", local.version, Topics.MODELS, ratios.get(0),
+                    local.worker.workerId(), engineKind.resolve(), local.http.port());
             Map<String, String> controllerSettings = sloMs == null ? Map.of("policy.enabled", "false")
                     : DemoLoop.settings(sloMs, data.dataDir);
             Controller controller = local.startController(controllerSettings);

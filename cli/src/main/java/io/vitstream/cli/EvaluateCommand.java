@@ -1,6 +1,8 @@
 package io.vitstream.cli;
 
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.engine.EngineOptions;
+import io.vitstream.engine.InferenceEngine;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.evaluation.EvalResult;
 import io.vitstream.evaluation.Evaluator;
@@ -38,6 +40,9 @@ final class EvaluateCommand implements Callable<Integer> {
 
     @Mixin
     DataOptions data;
+
+    @Mixin
+    EngineOption engine;
 
     @Option(names = "--split", defaultValue = "test",
             description = {"test (default), or validation: the images the training commands hold out of the training",
@@ -81,8 +86,10 @@ final class EvaluateCommand implements Callable<Integer> {
             throw new UserError("--limit must be positive, got " + limit);
         }
         KeepPolicy policy = new KeepPolicy(keepRatio, KeepPolicy.Method.parse(method), packageToken);
+        EngineOptions engineOptions = engine.options();
         data.checkAvailable();
-        try (ModelArtifact.Loaded loaded = ModelArtifact.load(model)) {
+        try (ModelArtifact.Loaded loaded = ModelArtifact.load(model);
+                InferenceEngine runner = loaded.engine(engineOptions)) {
             LabeledImages test = switch (split) {
                 case "test" -> data.test(loaded.manifest().input().height());
                 case "validation" -> data.trainAndValidation(valSize, null, seed).validation();
@@ -95,7 +102,8 @@ final class EvaluateCommand implements Callable<Integer> {
                 throw new UserError("the data has " + test.classNames().size() + " classes, the model "
                         + loaded.manifest().classNames().size());
             }
-            EvalResult r = Evaluator.evaluate(loaded.model(), loaded.manifest().input(), test, batch, policy);
+            EvalResult r = Evaluator.evaluate(runner, loaded.manifest().architecture().numClasses(),
+                    loaded.manifest().input(), test, batch, policy);
             VitConfig arch = loaded.manifest().architecture();
             SparsifierConfig stages = SparseForward.stagesFor(loaded.model().network(), policy);
             long flops = SparseForward.flopsPerImage(arch, stages, policy);
@@ -103,9 +111,9 @@ final class EvaluateCommand implements Callable<Integer> {
                     : SparseForward.patchesPerStage(arch.numPatches(), stages.stages(), keepRatio);
             PrintWriter out = spec.commandLine().getOut();
             List<String> names = loaded.manifest().classNames();
-            out.printf(Locale.ROOT, "model %s (%s): accuracy %.4f on %d %s images, %.0f images/s at batch %d, "
+            out.printf(Locale.ROOT, "model %s (%s): accuracy %.4f on %d %s images, %.0f images/s at batch %d on %s, "
                     + "%.2f MFLOPs/image%n", loaded.manifest().version(), model, r.accuracy(), r.count(), split,
-                    r.imagesPerSecond(), batch, flops / 1e6);
+                    r.imagesPerSecond(), batch, runner.name(), flops / 1e6);
             if (!policy.isDense()) {
                 out.printf(Locale.ROOT, "keep ratio %.2f (%s%s): patch tokens per stage %s of %d%n", keepRatio,
                         policy.method().id(), packageToken ? ", package token" : "",
@@ -137,6 +145,7 @@ final class EvaluateCommand implements Callable<Integer> {
                 j.put("images", r.count());
                 j.put("split", split);
                 j.put("images_per_second", r.imagesPerSecond());
+                j.put("engine", runner.name());
                 j.put("flops_per_image", flops);
                 j.put("batch", batch);
                 j.put("keep_ratio", keepRatio);

@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
             TrainCommand.class,
             TrainSparseCommand.class,
             EvaluateCommand.class,
+            ExportOnnxCommand.class,
             BenchCommand.class,
             WorkerCommand.class, ControllerCommand.class, PruneCommand.class, ProduceCommand.class, PublishModelCommand.class, KeygenCommand.class, BrokerCommand.class,
             CommandLine.HelpCommand.class

@@ -96,6 +96,9 @@ final class PruneCommand implements Callable<Integer> {
     @Mixin
     DataOptions data;
 
+    @Mixin
+    EngineOption engine;
+
     @Override
     public Integer call() throws Exception {
         if (!Files.isDirectory(model)) {
@@ -116,7 +119,7 @@ final class PruneCommand implements Callable<Integer> {
         String id = version != null ? version : ModelArtifact.readManifest(model).version()
                 + String.format(Locale.ROOT, "-p%02d", Math.round(ratio * 100));
         PruneSettings settings = new PruneSettings(data.dataDir, calibration, valSize, limit == null ? 0 : limit,
-                epochs, batch, lr, temperature, distillWeight, patience, seed);
+                epochs, batch, lr, temperature, distillWeight, patience, seed, engine.kind());
         PruneRequest request = new PruneRequest(model, out, id, ratio, method, settings);
         PrintWriter err = spec.commandLine().getErr();
         String[] lastPhase = {""};

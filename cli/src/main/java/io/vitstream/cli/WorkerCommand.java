@@ -46,7 +46,8 @@ final class WorkerCommand implements Callable<Integer> {
     String inferenceLanes;
 
     @Option(names = "--inference-threads", paramLabel = "N",
-            description = {"PyTorch threads per forward pass on a CPU, for the whole process (default 0: cores / lanes);",
+            description = {"Threads per forward pass on a CPU (default 0: cores / lanes; ONNX Runtime: per session,"
+                + " PyTorch: for the whole process);",
                 "set it when the worker may use fewer cores than the machine has (a CPU quota, pinning)."})
     String inferenceThreads;
 
@@ -65,6 +66,11 @@ final class WorkerCommand implements Callable<Integer> {
             description = "auto (default: a GPU when DJL's PyTorch engine sees one, else the CPU), cpu, gpu or gpu:N.")
     String device;
 
+    @Option(names = "--engine", paramLabel = "auto|onnxruntime|pytorch", description = "Inference engine: auto"
+            + " (default, = onnxruntime: the ONNX graph written from the verified model), onnxruntime or pytorch (DJL's"
+            + " eager engine, the reference).")
+    String engine;
+
     @Override
     public Integer call() throws Exception {
         Map<String, String> explicit = new LinkedHashMap<>();
@@ -81,6 +87,7 @@ final class WorkerCommand implements Callable<Integer> {
         explicit.put("teacher.model.dir", teacherModel);
         explicit.put("teacher.sample.share", teacherSampleShare);
         explicit.put("device", device);
+        explicit.put("engine", engine);
         WorkerMain.run(config, explicit);
         return 0;
     }

@@ -3,12 +3,9 @@ package io.vitstream.artifact;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.vitstream.engine.EngineKind;
 import io.vitstream.engine.EngineOptions;
 import io.vitstream.engine.InferenceEngine;
-import io.vitstream.engine.onnx.ModelWeights;
-import io.vitstream.engine.onnx.OnnxRuntimeEngine;
-import io.vitstream.engine.pytorch.PyTorchEngine;
+import io.vitstream.engine.factory.Engines;
 import io.vitstream.model.FlopCounter;
 import io.vitstream.model.VitModel;
 import io.vitstream.util.Json;
@@ -42,14 +39,7 @@ public final class ModelArtifact {
          *     not know (never a silent fall-back to PyTorch)
          */
         public InferenceEngine engine(EngineOptions options) {
-            if (options.kind().resolve() == EngineKind.PYTORCH) {
-                if (options.threads() > 0) {
-                    VitModel.setIntraOpThreads(options.threads());
-                }
-                return PyTorchEngine.borrowing(model);
-            }
-            return OnnxRuntimeEngine.create(manifest.architecture(), manifest.sparsifier(), ModelWeights.of(model),
-                    options);
+            return Engines.open(model, options);
         }
 
         @Override

@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.InputSpec;
+import io.vitstream.engine.EngineKind;
 import io.vitstream.kafka.ControlMessage;
 import io.vitstream.kafka.Labels;
 import io.vitstream.kafka.Prediction;
@@ -195,24 +196,26 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
      * file), loads the dense teacher when teacher sampling is on, and starts following the control and model topics.
      */
     public static InferenceWorker create(WorkerConfig config, MeterRegistry registry) {
-        ai.djl.Device device = checkDevice(config.device());
+        boolean pytorch = config.engine().resolve() == EngineKind.PYTORCH;
+        ai.djl.Device device = pytorch ? checkDevice(config.device()) : config.onnxDevice();
         int laneCount = lanesFor(config.inferenceLanes(), device);
-        if (!device.isGpu()) {
+        if (pytorch && !device.isGpu()) {
             // Process-wide: the cores are shared out between the lanes instead of each forward pass taking them all.
             VitModel.setIntraOpThreads(config.inferenceThreads() > 0 ? config.inferenceThreads()
                     : Math.max(1, Runtime.getRuntime().availableProcessors() / laneCount));
         }
-        log.info("worker {}: models run on {} in {} lane(s)", config.workerId(), device, laneCount);
+        log.info("worker {}: models run on {} with {} in {} lane(s)", config.workerId(), device,
+                config.engine().resolve(), laneCount);
         ServingModel initial = null;
         ServingModel teacher = null;
         try {
             if (config.modelDir() != null) {
-                initial = new ServingModel(ModelArtifact.load(config.modelDir(), config.device()));
+                initial = ServingModel.load(config.modelDir(), config);
                 initial.warmUp(config.batchMaxSize());
             }
             if (config.teacherSampleShare() > 0) {
                 // Loaded once, with the same verification as any served model (sha256, size, every weight shape).
-                teacher = new ServingModel(ModelArtifact.load(config.teacherModelDir(), config.device()));
+                teacher = ServingModel.load(config.teacherModelDir(), config);
                 teacher.warmUp(config.batchMaxSize());
                 log.info("worker {}: dense teacher {} scores {} of inputs", config.workerId(), teacher.version(),
                         config.teacherSampleShare());
@@ -426,7 +429,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         long phaseStart = System.nanoTime();
         ServingModel m = pickModel();
         ImageDecoder decoder = decoderFor(m);
-        double keepRatio = follower.keepRatio();
+        double keepRatio = m.servable(follower.keepRatio());
         InputSpec spec = m.manifest().input();
 
         List<Accepted> accepted = new ArrayList<>(batch.size());

@@ -4,6 +4,7 @@ import io.vitstream.util.FileTrees;
 import io.vitstream.artifact.ArtifactException;
 import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.engine.onnx.UnsupportedModelException;
 import io.vitstream.kafka.ControlMessage;
 import io.vitstream.kafka.ModelRecords;
 import io.vitstream.kafka.Topics;
@@ -334,14 +335,17 @@ final class ModelFollower implements AutoCloseable {
             Files.write(dir.resolve(m.weights().file()), weights.toByteArray());
             ServingModel model;
             try {
-                model = new ServingModel(ModelArtifact.load(dir, config.device())); // checks size, sha256, names, shapes
+                model = ServingModel.load(dir, config); // checks size, sha256, names, shapes
             } catch (ArtifactException e) {
                 String msg = e.getMessage();
                 refuse(version, msg.contains("sha256") || msg.contains("size") ? "checksum" : "invalid_weights", msg);
                 return;
+            } catch (UnsupportedModelException e) {
+                refuse(version, "unsupported", e.getMessage());
+                return;
             }
             try {
-                model.warmUp(config.batchMaxSize());
+                model.warmUp(config.batchMaxSize(), keepRatio());
             } catch (RuntimeException e) {
                 model.close();
                 refuse(version, "warmup_failed", String.valueOf(e.getMessage()));

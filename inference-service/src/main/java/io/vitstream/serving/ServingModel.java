@@ -2,27 +2,63 @@ package io.vitstream.serving;
 
 import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.engine.InferenceEngine;
 import io.vitstream.model.FlopCounter;
 import io.vitstream.model.VitConfig;
-import io.vitstream.model.VitModel;
-import java.util.Arrays;
 import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.sparsity.SparseForward;
 import io.vitstream.sparsity.SparsifierConfig;
+import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * One loaded, warmed-up model version as the worker uses it. The loader thread builds it and hands it over whole;
- * the worker's lanes then call {@link #logits} side by side (each call works in its own NDManager scope and only
- * reads the weights), and the loop thread closes it only when no lane runs it.
+ * One loaded, warmed-up model version as the worker uses it, on its inference engine. The loader thread builds it
+ * and hands it over whole; the worker's lanes then call {@link #logits} side by side, and the loop thread closes it
+ * only when no lane runs it.
+ *
+ * <p>A keep ratio whose graph the engine has not built yet is built on a background thread on its first use, while
+ * the batch that asked for it is served at the nearest ratio already built ({@link #servable}): the hot path never
+ * waits for a graph to compile.
  */
 final class ServingModel implements AutoCloseable {
-    private final Manifest manifest;
-    private final VitModel model;
+    private static final Logger log = LoggerFactory.getLogger(ServingModel.class);
+    /** One builder for every model in the process: graphs compile one at a time, off the loop and the lanes. */
+    private static final ExecutorService BUILDER = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "vitstream-graph-builder");
+        t.setDaemon(true);
+        return t;
+    });
 
-    ServingModel(ModelArtifact.Loaded loaded) {
+    private final ModelArtifact.Loaded loaded;
+    private final Manifest manifest;
+    private final InferenceEngine engine;
+    private final Set<Double> building = ConcurrentHashMap.newKeySet();
+    private final Set<Double> ready = ConcurrentHashMap.newKeySet();
+    private volatile int warmBatch = 1;
+
+    ServingModel(ModelArtifact.Loaded loaded, InferenceEngine engine) {
+        this.loaded = loaded;
         this.manifest = loaded.manifest();
-        this.model = loaded.model();
+        this.engine = engine;
+        ready.add(1.0);
+    }
+
+    /** Loads and verifies {@code dir} and opens it on the worker's engine. */
+    static ServingModel load(Path dir, WorkerConfig config) {
+        ModelArtifact.Loaded loaded = ModelArtifact.load(dir, config.device());
+        try {
+            return new ServingModel(loaded, loaded.engine(config.engineOptions()));
+        } catch (RuntimeException e) {
+            loaded.close();
+            throw e;
+        }
     }
 
     String version() {
@@ -31,6 +67,10 @@ final class ServingModel implements AutoCloseable {
 
     Manifest manifest() {
         return manifest;
+    }
+
+    String engineName() {
+        return engine.name();
     }
 
     int inputSize() {
@@ -45,7 +85,7 @@ final class ServingModel implements AutoCloseable {
         if (keepRatio >= 1.0) {
             return KeepPolicy.dense();
         }
-        SparsifierConfig own = model.network().sparsifier();
+        SparsifierConfig own = manifest.sparsifier();
         return own != null && own.hasPredictors() ? KeepPolicy.learned(keepRatio)
                 : new KeepPolicy(keepRatio, KeepPolicy.Method.CLS_ATTENTION, false);
     }
@@ -59,7 +99,8 @@ final class ServingModel implements AutoCloseable {
             tokens = new int[c.depth()];
             Arrays.fill(tokens, c.numTokens());
         } else {
-            tokens = SparseForward.tokensPerBlock(c, SparseForward.stagesFor(model.network(), policy).stages(), policy);
+            tokens = SparseForward.tokensPerBlock(c, SparseForward.stagesFor(loaded.model().network(), policy).stages(),
+                    policy);
         }
         return Arrays.stream(tokens).boxed().toList();
     }
@@ -69,21 +110,74 @@ final class ServingModel implements AutoCloseable {
         KeepPolicy policy = policy(keepRatio);
         return policy.isDense() ? FlopCounter.perImage(manifest.architecture())
                 : SparseForward.flopsPerImage(manifest.architecture(),
-                        SparseForward.stagesFor(model.network(), policy), policy);
+                        SparseForward.stagesFor(loaded.model().network(), policy), policy);
+    }
+
+    /**
+     * The keep ratio a batch asked to run at {@code wanted} is served at now: {@code wanted} itself when the engine
+     * has it ready; otherwise its build is started in the background and the closest ready ratio serves meanwhile.
+     */
+    double servable(double wanted) {
+        if (ready.contains(wanted)) {
+            return wanted;
+        }
+        KeepPolicy policy = policy(wanted);
+        if (engine.isPrepared(policy)) {
+            ready.add(wanted);
+            return wanted;
+        }
+        if (building.add(wanted)) {
+            BUILDER.execute(() -> {
+                try {
+                    engine.prepare(policy, warmBatch);
+                    ready.add(wanted);
+                } catch (RuntimeException e) {
+                    log.error("model {}: building keep ratio {} on {} failed: {}", version(), wanted, engine.name(),
+                            e.getMessage());
+                } finally {
+                    building.remove(wanted);
+                }
+            });
+        }
+        double best = 1.0;
+        for (double r : ready) {
+            if (Math.abs(r - wanted) < Math.abs(best - wanted)) {
+                best = r;
+            }
+        }
+        return best;
     }
 
     /** (B, K) logits of B normalised images at {@code keepRatio}. */
     float[][] logits(float[] pixels, int batch, double keepRatio) {
-        return model.logits(pixels, batch, policy(keepRatio));
+        return engine.logits(pixels, batch, policy(keepRatio));
     }
 
-    /** One forward pass at the batch size it will serve, so the first real batch does not pay for allocation. */
-    void warmUp(int batch) {
+    /**
+     * Builds and runs the dense graph and {@code keepRatio}'s once at the batch size they will serve, so that the first
+     * real batch pays for neither compilation nor allocation. The loader calls this before the model is handed over.
+     */
+    void warmUp(int batch, double keepRatio) {
+        warmBatch = batch;
+        engine.prepare(KeepPolicy.dense(), batch);
         logits(new float[batch * manifest.input().pixels()], batch, 1.0);
+        if (keepRatio < 1.0) {
+            engine.prepare(policy(keepRatio), batch);
+            ready.add(keepRatio);
+        }
+    }
+
+    /** As {@link #warmUp(int, double)} for the dense forward only. */
+    void warmUp(int batch) {
+        warmUp(batch, 1.0);
     }
 
     @Override
     public void close() {
-        model.close();
+        try {
+            engine.close();
+        } finally {
+            loaded.close();
+        }
     }
 }

@@ -1,5 +1,7 @@
 package io.vitstream.serving;
 
+import io.vitstream.engine.EngineKind;
+import io.vitstream.engine.EngineOptions;
 import io.vitstream.util.Settings;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -20,8 +22,9 @@ import java.util.Set;
  * @param batchMaxSize largest micro-batch
  * @param batchMaxWaitMs longest wait for a batch to fill, measured from its first record
  * @param inferenceLanes forward passes run side by side (0: one per core on a CPU, one on a GPU)
- * @param inferenceThreads PyTorch intra-op threads on a CPU, for the whole process (0: cores / lanes); fewer than the
- *     cores when the worker shares its machine or is pinned to some of its cores
+ * @param inferenceThreads intra-op threads of one forward pass on a CPU (0: cores / lanes): per session for ONNX
+ *     Runtime, for the whole process for PyTorch; fewer than the cores when the worker shares its machine or is pinned
+ *     to some of its cores
  * @param inputMaxBytes largest accepted input
  * @param inputMaxPixels largest accepted width x height, checked from the image header before decoding
  * @param modelDir a local artifact to serve until {@code vit.control} names another version (trusted: the operator's
@@ -33,7 +36,9 @@ import java.util.Set;
  * @param teacherModelDir a local dense teacher model for agreement sampling (loaded only when the share is above 0)
  * @param teacherSampleShare share of inputs in [0, 1] also scored by the teacher at keep ratio 1.0 (0: off)
  * @param device where models run: null for DJL's default (a GPU when the engine sees one, else the CPU), or a
- *     forced {@code cpu} / {@code gpu:N}
+ *     forced {@code cpu} / {@code gpu:N}; the onnxruntime engine runs on the CPU unless a GPU is forced (and then
+ *     needs the onnxruntime_gpu jar)
+ * @param engine what runs forward passes: ONNX Runtime (auto) or DJL's PyTorch engine
  * @param kafka extra Kafka client settings
  */
 public record WorkerConfig(
@@ -54,6 +59,7 @@ public record WorkerConfig(
         Path teacherModelDir,
         double teacherSampleShare,
         ai.djl.Device device,
+        EngineKind engine,
         Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "VITSTREAM_";
@@ -116,10 +122,38 @@ public record WorkerConfig(
         } catch (IllegalArgumentException e) {
             p.error(e.getMessage());
         }
+        EngineKind engine = EngineKind.AUTO;
+        try {
+            engine = EngineKind.parse(p.string("engine", "auto"));
+        } catch (IllegalArgumentException e) {
+            p.error(e.getMessage());
+        }
         Map<String, String> kafka = p.withPrefix("kafka.");
         p.finish("worker");
         return new WorkerConfig(bootstrap, group, worker, batch, wait, lanes, threads, maxBytes, maxPixels, modelDir, key,
-                port, heartbeat, topK, teacher, share, device, kafka);
+                port, heartbeat, topK, teacher, share, device, engine, kafka);
+    }
+
+    /**
+     * Where the onnxruntime engine runs: a forced GPU, else the CPU (DJL's "auto" device choice is PyTorch's).
+     */
+    public ai.djl.Device onnxDevice() {
+        return device != null && device.isGpu() ? device : ai.djl.Device.cpu();
+    }
+
+    /**
+     * How served models' engines run: ONNX Runtime with {@code inference.threads} intra-op threads per session (by
+     * default the cores shared out between the lanes); PyTorch's threads are process-wide and set by the worker.
+     */
+    public EngineOptions engineOptions() {
+        if (engine.resolve() == EngineKind.PYTORCH) {
+            return new EngineOptions(EngineKind.PYTORCH, 0, false, 0);
+        }
+        ai.djl.Device d = onnxDevice();
+        int cores = Runtime.getRuntime().availableProcessors();
+        int laneCount = inferenceLanes > 0 ? inferenceLanes : d.isGpu() ? 1 : cores;
+        int threads = inferenceThreads > 0 ? inferenceThreads : Math.max(1, cores / laneCount);
+        return new EngineOptions(engine, threads, d.isGpu(), Math.max(0, d.getDeviceId()));
     }
 
     /** {@code auto} (null: DJL's default device), {@code cpu}, {@code gpu} (index 0) or {@code gpu:N}. */

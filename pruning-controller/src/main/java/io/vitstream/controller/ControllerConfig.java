@@ -1,5 +1,6 @@
 package io.vitstream.controller;
 
+import io.vitstream.engine.EngineKind;
 import io.vitstream.controller.policy.PolicySettings;
 import io.vitstream.controller.pruner.PruneSettings;
 import io.vitstream.controller.pruner.Saliency;
@@ -160,7 +161,8 @@ public record ControllerConfig(
                 p.decimal("prune.temperature", d.temperature(), 0, 100),
                 p.decimal("prune.distill.weight", d.distillWeight(), 0, 1),
                 (int) p.number("prune.patience", d.patience(), 1, 1000),
-                p.number("prune.seed", d.seed(), Long.MIN_VALUE, Long.MAX_VALUE));
+                p.number("prune.seed", d.seed(), Long.MIN_VALUE, Long.MAX_VALUE),
+                EngineKind.parse(p.string("prune.engine", d.engine().id())));
         } catch (IllegalArgumentException e) {
             p.error("prune: " + e.getMessage());
         }

@@ -9,6 +9,9 @@ import io.vitstream.data.DataSplit;
 import io.vitstream.data.FashionMnist;
 import io.vitstream.data.InputSpec;
 import io.vitstream.data.LabeledImages;
+import io.vitstream.engine.EngineOptions;
+import io.vitstream.engine.InferenceEngine;
+import io.vitstream.engine.factory.Engines;
 import io.vitstream.evaluation.Evaluator;
 import io.vitstream.model.VitModel;
 import io.vitstream.sparsity.DynamicVitObjective;
@@ -76,7 +79,7 @@ public final class PruneJob {
                     plan.removed().size(), flopsBefore / 1e6, plan.flopsAfter() / 1e6));
             try (VitModel student = ModelSlicer.slice(parent.model(), plan)) {
                 progress.update("slice", 0.18, "sliced: " + student.parameterCount() + " parameters");
-                double valBefore = Evaluator.evaluate(student, input, split.validation(), 256).accuracy();
+                double valBefore = accuracy(student, input, split.validation(), KeepPolicy.dense(), s);
                 Map<String, Object> recipe = new LinkedHashMap<>();
                 recipe.put("method", "structured pruning: saliency-ranked heads, MLP neurons, blocks and stem channels"
                         + " under a FLOPs budget, physical slicing, knowledge-distillation fine-tuning from the parent");
@@ -99,17 +102,16 @@ public final class PruneJob {
                         refitPredictors(student, input, split, s, recipe, progress, progressBar);
                         // The re-fit moves the backbone a little too: the recorded accuracy is the final model's.
                         recipe.put("validation_accuracy_before_refit", valAfter);
-                        valAfter = Evaluator.evaluate(student, input, split.validation(), 256).accuracy();
+                        valAfter = accuracy(student, input, split.validation(), KeepPolicy.dense(), s);
                     }
                 }
                 progress.update("evaluate", 0.93, "evaluating on the test set");
                 LabeledImages test = FashionMnist.load(s.dataDir(), FashionMnist.Split.TEST);
-                double testAcc = Evaluator.evaluate(student, input, test, 256).accuracy();
+                double testAcc = accuracy(student, input, test, KeepPolicy.dense(), s);
                 recipe.put("test_images", test.count());
                 if (!student.network().predictors().isEmpty()) {
                     recipe.put("test_accuracy_at_keep_" + SPARSE_CHECK_RATIO,
-                            Evaluator.evaluate(student, input, test, 256, KeepPolicy.learned(SPARSE_CHECK_RATIO))
-                                    .accuracy());
+                            accuracy(student, input, test, KeepPolicy.learned(SPARSE_CHECK_RATIO), s));
                 }
                 recipe.put("wall_seconds", Math.round((System.nanoTime() - started) / 1e9));
                 progress.update("save", 0.98, "writing " + request.out());
@@ -144,6 +146,14 @@ public final class PruneJob {
     }
 
     /** Validation and fine-tuning images: the same seeded split of the training data as training uses. */
+    /** Top-1 accuracy of {@code model} on {@code data} at {@code policy}, on the job's evaluation engine. */
+    private static double accuracy(VitModel model, InputSpec input, LabeledImages data, KeepPolicy policy,
+            PruneSettings s) {
+        try (InferenceEngine engine = Engines.open(model, EngineOptions.of(s.engine()))) {
+            return Evaluator.evaluate(engine, model.config().numClasses(), input, data, 256, policy).accuracy();
+        }
+    }
+
     private static DataSplit split(PruneSettings s) {
         return DataSplit.of(FashionMnist.load(s.dataDir(), FashionMnist.Split.TRAIN), s.validationImages(),
                 s.trainImages() == 0 ? null : s.trainImages(), s.seed());

@@ -1,5 +1,6 @@
 package io.vitstream.controller.pruner;
 
+import io.vitstream.engine.EngineKind;
 import java.nio.file.Path;
 
 /**
@@ -16,9 +17,11 @@ import java.nio.file.Path;
  * @param distillWeight weight of the KL term; cross-entropy on labels gets {@code 1 - distillWeight}
  * @param patience epochs without a better validation accuracy before stopping early
  * @param seed for the data split and shuffling
+ * @param engine what runs the job's evaluations (validation and test accuracy); training is always PyTorch's
  */
 public record PruneSettings(Path dataDir, int calibrationImages, int validationImages, int trainImages, int epochs,
-        int batchSize, double learningRate, double temperature, double distillWeight, int patience, long seed) {
+        int batchSize, double learningRate, double temperature, double distillWeight, int patience, long seed,
+        EngineKind engine) {
 
     /** Checked up front, so a bad setting fails before minutes of saliency rather than at fine-tuning. */
     public PruneSettings {
@@ -31,6 +34,9 @@ public record PruneSettings(Path dataDir, int calibrationImages, int validationI
         require(temperature >= 1, "distillation temperature must be >= 1, got " + temperature);
         require(distillWeight >= 0 && distillWeight <= 1, "distillation weight must be in [0, 1], got " + distillWeight);
         require(patience >= 1, "patience must be at least 1, got " + patience);
+        if (engine == null) {
+            engine = EngineKind.AUTO;
+        }
     }
 
     private static void require(boolean ok, String message) {
@@ -40,6 +46,6 @@ public record PruneSettings(Path dataDir, int calibrationImages, int validationI
     }
 
     public static PruneSettings defaults(Path dataDir) {
-        return new PruneSettings(dataDir, 2048, 5000, 0, 6, 128, 2e-4, 4.0, 0.7, 2, 42L);
+        return new PruneSettings(dataDir, 2048, 5000, 0, 6, 128, 2e-4, 4.0, 0.7, 2, 42L, EngineKind.AUTO);
     }
 }
