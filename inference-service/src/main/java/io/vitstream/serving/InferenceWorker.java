@@ -85,6 +85,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
         this.slots = new ModelSlots(config.workerId(), follower, metrics, initial, teacher);
+        follower.beforeKeepRatio(slots::prepareKeepRatio);
     }
 
     /**

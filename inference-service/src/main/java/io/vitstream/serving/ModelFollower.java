@@ -74,6 +74,7 @@ final class ModelFollower implements AutoCloseable {
     private volatile long nextHeartbeat;
 
     // Shared with the worker thread and the HTTP threads.
+    private java.util.function.DoubleConsumer beforeKeepRatio = r -> { };
     private volatile ControlMessage desired;
     private volatile String loading;
     private volatile String serving;
@@ -145,6 +146,14 @@ final class ModelFollower implements AutoCloseable {
         return desired;
     }
 
+    /**
+     * Runs on the follower's thread before a new keep ratio from control is handed to the loop (the worker builds the
+     * ratio's graphs in it); set before {@link #start}.
+     */
+    void beforeKeepRatio(java.util.function.DoubleConsumer hook) {
+        this.beforeKeepRatio = hook;
+    }
+
     /** Keep ratio in force: control's, or 1.0 before any control message. */
     double keepRatio() {
         ControlMessage c = desired;
@@ -207,6 +216,10 @@ final class ModelFollower implements AutoCloseable {
             if (desired == null || !desired.equals(m)) {
                 log.info("control: active version {}, keep ratio {}", m.activeVersion(), m.keepRatio());
                 heartbeatSoon();
+            }
+            if (desired == null || desired.keepRatio() != m.keepRatio()) {
+                // Built here, off the hot path, while the loop keeps serving the previous ratio.
+                beforeKeepRatio.accept(m.keepRatio());
             }
             desired = m;
         } catch (RuntimeException e) {

@@ -26,6 +26,8 @@ final class ModelSlots implements AutoCloseable {
     private ServingModel canary;
     private double canaryShare;
     private ControlMessage lastApplied;
+    /** The models held, for the follower's thread to build a new keep ratio's graphs in before it is served. */
+    private volatile List<ServingModel> held = List.of();
     // Scores sampled inputs (null when teacher sampling is off); not one of the served versions.
     private final ServingModel teacher;
 
@@ -110,14 +112,32 @@ final class ModelSlots implements AutoCloseable {
                 it.remove();
             }
         }
+        held = List.copyOf(models.values());
         follower.held(models.keySet(), model == null ? null : model.version(), canary == null ? null : canary.version());
         metrics.serving(model == null ? null : model.version(), canary == null ? null : canary.version());
     }
 
     private void install(ServingModel m) {
         models.put(m.version(), m);
+        held = List.copyOf(models.values());
         model = m;
         metrics.setReady(true);
+    }
+
+    /**
+     * Builds and warms {@code keepRatio}'s graphs in every model held, on the calling thread (the follower's, before it
+     * hands the new ratio to the loop), so that the loop's next batch runs at it without waiting. A model the loop
+     * closes meanwhile fails here harmlessly.
+     */
+    void prepareKeepRatio(double keepRatio) {
+        for (ServingModel m : held) {
+            try {
+                m.prepareKeepRatio(keepRatio);
+            } catch (RuntimeException e) {
+                log.debug("worker {}: keep ratio {} not prepared on {}: {}", workerId, keepRatio, m.version(),
+                        e.getMessage());
+            }
+        }
     }
 
     /** Closes every model, the teacher too (call once the lanes have stopped). */
@@ -127,6 +147,7 @@ final class ModelSlots implements AutoCloseable {
         metrics.serving(null, null);
         models.values().forEach(ServingModel::close);
         models.clear();
+        held = List.of();
         if (teacher != null) {
             teacher.close();
         }

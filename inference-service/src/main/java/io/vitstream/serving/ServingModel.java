@@ -23,9 +23,10 @@ import org.slf4j.LoggerFactory;
  * and hands it over whole; the worker's lanes then call {@link #logits} side by side, and the loop thread closes it
  * only when no lane runs it.
  *
- * <p>A keep ratio whose graph the engine has not built yet is built on a background thread on its first use, while
- * the batch that asked for it is served at the nearest ratio already built ({@link #servable}): the hot path never
- * waits for a graph to compile.
+ * <p>A new keep ratio on {@code vit.control} is built by the model follower before it hands the ratio to the loop
+ * ({@link #prepareKeepRatio}); one that still reaches the loop unbuilt is built on a background thread on its first
+ * use while that batch is served at the nearest ratio already built ({@link #servable}). The hot path never waits for
+ * a graph to compile.
  */
 final class ServingModel implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ServingModel.class);
@@ -129,8 +130,7 @@ final class ServingModel implements AutoCloseable {
         if (building.add(wanted)) {
             BUILDER.execute(() -> {
                 try {
-                    engine.prepare(policy, warmBatch);
-                    ready.add(wanted);
+                    prepareKeepRatio(wanted);
                 } catch (RuntimeException e) {
                     log.error("model {}: building keep ratio {} on {} failed: {}", version(), wanted, engine.name(),
                             e.getMessage());
@@ -148,6 +148,14 @@ final class ServingModel implements AutoCloseable {
         return best;
     }
 
+    /** Builds and warms {@code keepRatio}'s graph on the calling thread, unless it is ready. */
+    void prepareKeepRatio(double keepRatio) {
+        if (!ready.contains(keepRatio)) {
+            engine.prepare(policy(keepRatio), warmBatch);
+            ready.add(keepRatio);
+        }
+    }
+
     /** (B, K) logits of B normalised images at {@code keepRatio}. */
     float[][] logits(float[] pixels, int batch, double keepRatio) {
         return engine.logits(pixels, batch, policy(keepRatio));
@@ -161,10 +169,7 @@ final class ServingModel implements AutoCloseable {
         warmBatch = batch;
         engine.prepare(KeepPolicy.dense(), batch);
         logits(new float[batch * manifest.input().pixels()], batch, 1.0);
-        if (keepRatio < 1.0) {
-            engine.prepare(policy(keepRatio), batch);
-            ready.add(keepRatio);
-        }
+        prepareKeepRatio(keepRatio);
     }
 
     /** As {@link #warmUp(int, double)} for the dense forward only. */

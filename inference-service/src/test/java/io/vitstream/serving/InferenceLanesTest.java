@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.engine.EngineKind;
+import io.vitstream.engine.EngineOptions;
 import io.vitstream.serving.InferenceLanes.Forward;
 import io.vitstream.serving.InferenceLanes.InFlight;
 import java.nio.file.Path;
@@ -27,7 +29,8 @@ class InferenceLanesTest {
 
     @BeforeAll
     static void loadModel() {
-        model = new ServingModel(ModelArtifact.load(TestKafka.tinyModel(dir, "v1", 11)));
+        ModelArtifact.Loaded loaded = ModelArtifact.load(TestKafka.tinyModel(dir, "v1", 11));
+        model = new ServingModel(loaded, loaded.engine(EngineOptions.of(EngineKind.ONNXRUNTIME)));
     }
 
     @AfterAll

@@ -3,6 +3,7 @@ package io.vitstream.serving;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.vitstream.engine.EngineKind;
 import io.vitstream.util.UserError;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,6 +52,27 @@ class WorkerConfigTest {
         assertThatThrownBy(() -> InferenceWorker.checkDevice(unseen)).isInstanceOf(UserError.class)
                 .hasMessageContaining("is not available")
                 .hasMessageContaining("sees " + engine.getGpuCount() + " GPU(s)");
+    }
+
+    @Test
+    void engineIsOnnxRuntimeByDefaultWithThreadsSharedOutAndABadValueIsNamed() throws Exception {
+        Path key = Files.writeString(tmp.resolve("k.pub"), "x");
+        Map<String, String> base = Map.of("bootstrap.servers", "h:9092", "model.public.key", key.toString());
+        WorkerConfig c = WorkerConfig.parse(base);
+        assertThat(c.engine()).isEqualTo(EngineKind.AUTO);
+        assertThat(c.engineOptions().kind().resolve()).isEqualTo(EngineKind.ONNXRUNTIME);
+        assertThat(c.engineOptions().threads()).isEqualTo(1); // one lane per core, one thread each
+        assertThat(c.onnxDevice()).isEqualTo(ai.djl.Device.cpu());
+        Map<String, String> two = new java.util.HashMap<>(base);
+        two.put("inference.lanes", "1");
+        assertThat(WorkerConfig.parse(two).engineOptions().threads())
+                .isEqualTo(Runtime.getRuntime().availableProcessors());
+        two.put("engine", "pytorch");
+        assertThat(WorkerConfig.parse(two).engineOptions().kind()).isEqualTo(EngineKind.PYTORCH);
+        Map<String, String> bad = new java.util.HashMap<>(base);
+        bad.put("engine", "tensorrt");
+        assertThatThrownBy(() -> WorkerConfig.parse(bad)).isInstanceOf(UserError.class)
+                .hasMessageContaining("engine must be auto, onnxruntime or pytorch, got 'tensorrt'");
     }
 
     @Test

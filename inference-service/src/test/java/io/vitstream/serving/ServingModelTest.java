@@ -1,0 +1,35 @@
+package io.vitstream.serving;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.engine.EngineKind;
+import io.vitstream.engine.EngineOptions;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A keep ratio the engine has not built yet never makes the caller wait: the nearest built one serves meanwhile. */
+class ServingModelTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void anUnseenKeepRatioIsBuiltInTheBackgroundWhileTheNearestBuiltOneServes() throws Exception {
+        ModelArtifact.Loaded loaded = ModelArtifact.load(TestKafka.tinyModel(dir, "v1", 3));
+        try (ServingModel m = new ServingModel(loaded, loaded.engine(EngineOptions.of(EngineKind.ONNXRUNTIME)))) {
+            m.warmUp(4, 0.75);
+            assertThat(m.servable(1.0)).isEqualTo(1.0);
+            assertThat(m.servable(0.75)).isEqualTo(0.75);
+            // 0.5 was never built: this batch runs at 0.75, the closest ratio that is ready, and 0.5 builds meanwhile.
+            assertThat(m.servable(0.5)).isEqualTo(0.75);
+            TestKafka.await("keep ratio 0.5 built", () -> m.servable(0.5) == 0.5, Duration.ofSeconds(30));
+            float[][] logits = m.logits(new float[4 * 28 * 28], 4, 0.5);
+            assertThat(logits).hasNumberOfRows(4);
+            // Built synchronously when asked to (the follower does this before handing a new ratio to the loop).
+            m.prepareKeepRatio(0.3);
+            assertThat(m.servable(0.3)).isEqualTo(0.3);
+        }
+    }
+}
