@@ -39,6 +39,28 @@ class CliErrorsTest {
     }
 
     @Test
+    void badEngineAndAnExportTheWriterCannotExpress() throws Exception {
+        String base = TestData.repoRoot().resolve("models/base").toString();
+        assertOneLineError(run("evaluate", "--model", base, "--engine", "tensorrt"),
+                "engine must be auto, onnxruntime or pytorch, got 'tensorrt'");
+        assertOneLineError(run("demo", "--engine", "gpu"), "engine must be auto, onnxruntime or pytorch");
+        assertOneLineError(run("prune", "--model", base, "--out", tmp.resolve("p").toString(), "--flops-ratio", "0.5",
+                "--engine", "x"), "engine must be");
+        Path onnx = tmp.resolve("base.onnx");
+        // The dense base model has no token predictors: learned selection cannot be written (nor run).
+        assertOneLineError(run("export-onnx", "--model", base, "--keep-ratio", "0.5", "--method", "learned", "--out",
+                onnx.toString()), "cannot export to ONNX", "no learned token predictors");
+        assertThat(onnx).doesNotExist();
+        CliRun ok = run("export-onnx", "--model", base, "--keep-ratio", "0.5", "--out", onnx.toString());
+        assertThat(ok.code()).isZero();
+        assertThat(ok.out()).contains("cls-attention");
+        // An ONNX ModelProto: field 1 (ir_version, varint 8) first.
+        byte[] head = java.nio.file.Files.readAllBytes(onnx);
+        assertThat(head[0]).isEqualTo((byte) 0x08);
+        assertThat(head[1]).isEqualTo((byte) 8);
+    }
+
+    @Test
     void wrongModelDirectory() {
         CliRun r = run("evaluate", "--model", tmp.toString());
         assertOneLineError(r, "manifest.json", "missing");
