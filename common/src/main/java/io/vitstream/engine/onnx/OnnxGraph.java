@@ -24,8 +24,12 @@ final class OnnxGraph {
     /** Name of the symbolic batch dimension of inputs and outputs. */
     static final String BATCH = "batch";
 
+    /** ONNX Runtime's own operators (fused attention); version 1 of the domain. */
+    static final String CONTRIB_DOMAIN = "com.microsoft";
+
     private final GraphProto.Builder graph = GraphProto.newBuilder();
     private int counter;
+    private boolean usesContrib;
 
     OnnxGraph(String name) {
         graph.setName(name);
@@ -57,9 +61,23 @@ final class OnnxGraph {
         return node(type, names, inputs, attributes);
     }
 
+    /** One node of ONNX Runtime's contrib domain ({@code com.microsoft}) with one output. */
+    String contrib(String type, String[] inputs, AttributeProto... attributes) {
+        usesContrib = true;
+        String out = type.toLowerCase() + counter++;
+        addNode(CONTRIB_DOMAIN, type, new String[] {out}, inputs, attributes);
+        return out;
+    }
+
     /** One node whose outputs carry the given names (graph outputs, for instance). */
     String[] node(String type, String[] outputs, String[] inputs, AttributeProto... attributes) {
-        NodeProto.Builder node = NodeProto.newBuilder().setOpType(type).setName(type + "_" + counter++);
+        addNode("", type, outputs, inputs, attributes);
+        return outputs;
+    }
+
+    private void addNode(String domain, String type, String[] outputs, String[] inputs, AttributeProto... attributes) {
+        NodeProto.Builder node = NodeProto.newBuilder().setDomain(domain).setOpType(type)
+                .setName(type + "_" + counter++);
         for (String in : inputs) {
             node.addInput(in);
         }
@@ -70,7 +88,6 @@ final class OnnxGraph {
             node.addAttribute(a);
         }
         graph.addNode(node);
-        return outputs;
     }
 
     /** A float initializer. */
@@ -113,13 +130,15 @@ final class OnnxGraph {
     }
 
     ModelProto model(String producer, String docString) {
-        return ModelProto.newBuilder()
+        ModelProto.Builder model = ModelProto.newBuilder()
                 .setIrVersion(IR_VERSION)
                 .setProducerName(producer)
                 .setDocString(docString)
-                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET))
-                .setGraph(graph)
-                .build();
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET));
+        if (usesContrib) {
+            model.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(CONTRIB_DOMAIN).setVersion(1));
+        }
+        return model.setGraph(graph).build();
     }
 
     static AttributeProto attr(String name, long value) {

@@ -26,13 +26,17 @@ import java.util.Locale;
  * indices into token order and gathers CLS plus the kept tokens, fusing the dropped ones into a package token when
  * the policy asks for it.
  *
+ * <p>Opset 17 plus one contrib op: the graph is for ONNX Runtime (which serves it), not for any ONNX runtime.
+ *
  * <p>Input {@code pixels} (B, C, H, W) normalised images; outputs {@code logits} (B, K) and, for each stage that
  * drops tokens, {@code kept<s>} (B, k) int64, the kept patch indices relative to the tokens entering stage s (what
  * {@link SparseForward#infer}'s {@code keptIndices} lists).
  *
- * <p>Algebraically equal rewrites, each saving an op per block: the attention scale is folded into the query weights,
- * the predictor's keep-minus-drop logit into one output column, and its global feature's part of fc1 into a (B, 1)
- * row added to the local part's product instead of a broadcast and a concatenation.
+ * <p>Algebraically equal rewrites, each saving ops: attention as ONNX Runtime's fused {@code Attention} kernel (its
+ * contrib domain, {@code com.microsoft}) and the linear layers as {@code Gemm} on (B * n, D) rows; the predictor's
+ * keep-minus-drop logit folded into one output column, and its global feature's part of fc1 into a (B, 1) row added
+ * to the local part's product instead of a broadcast and a concatenation. Where the CLS-attention baseline needs the
+ * attention probabilities, that block is written out op by op, with the scale folded into the query weights.
  */
 public final class VitOnnxExporter {
     public static final String INPUT = "pixels";
@@ -135,7 +139,8 @@ public final class VitOnnxExporter {
                 next++;
             }
             boolean wantCls = !learned && next < selections.size() && selections.get(next)[1] == i + 1;
-            String[] out = block("block" + i, config.blocks().get(i), x, wantCls);
+            int tokens = 1 + patches + (pkg != null ? 1 : 0);
+            String[] out = block("block" + i, config.blocks().get(i), x, tokens, wantCls);
             x = out[0];
             clsAttention = out[1];
         }
@@ -177,9 +182,39 @@ public final class VitOnnxExporter {
 
     /**
      * One pre-norm block on (B, n, D) tokens; returns the output tokens and, when asked for, the CLS attention (B, n)
-     * averaged over heads.
+     * averaged over heads. Without that, attention runs as ONNX Runtime's fused {@code Attention} kernel (the qkv
+     * projection, scaled dot products, softmax and the mix of values in one op) and the rest on (B * n, D) rows, where
+     * {@code Gemm} adds each bias in the same kernel: measured 1.14x the plain graph on the dense model (batch 64, one
+     * thread, interleaved).
      */
-    private String[] block(String name, BlockConfig shape, String x, boolean wantClsAttention) {
+    private String[] block(String name, BlockConfig shape, String x, int tokens, boolean wantClsAttention) {
+        if (wantClsAttention) {
+            return blockWithClsAttention(name, shape, x);
+        }
+        int heads = shape.heads();
+        int width = heads * shape.headDim();
+        String h = layerNorm(name + ".norm1", x);
+        // The weight as (D, 3 * H * Dh), columns [Q | K | V], each head's Dh contiguous: our row order, transposed.
+        ModelWeights.Tensor qkv = w.take(name + ".attention.qkv.weight");
+        int inDim = qkv.dim(1);
+        float[] t = new float[inDim * 3 * width];
+        for (int o = 0; o < 3 * width; o++) {
+            for (int i = 0; i < inDim; i++) {
+                t[i * 3 * width + o] = qkv.data()[o * inDim + i];
+            }
+        }
+        String mixed = g.contrib("Attention", in(h, g.floats(name + ".attention.qkv.weight", t, inDim, 3L * width),
+                weight(name + ".attention.qkv.bias")), attr("num_heads", (long) heads),
+                ints("qkv_hidden_sizes", width, width, width)); // (B, n, H * Dh)
+        String rows = g.op("Reshape", in(x, g.longs(-1, config.dim())));
+        rows = g.op("Add", in(rows, gemm(name + ".attention.proj", g.op("Reshape", in(mixed, g.longs(-1, width))))));
+        String m = gelu(gemm(name + ".mlp.fc1", layerNorm(name + ".norm2", rows)));
+        rows = g.op("Add", in(rows, gemm(name + ".mlp.fc2", m)));
+        return new String[] {g.op("Reshape", in(rows, g.longs(-1, tokens, config.dim()))), null};
+    }
+
+    /** The block with attention written out, for the CLS-attention baseline that ranks tokens by its probabilities. */
+    private String[] blockWithClsAttention(String name, BlockConfig shape, String x) {
         int heads = shape.heads();
         int headDim = shape.headDim();
         int width = heads * headDim;
@@ -195,11 +230,8 @@ public final class VitOnnxExporter {
         x = g.op("Add", in(x, linear(name + ".attention.proj", mixed, 1f, 0)));
         String m = gelu(linear(name + ".mlp.fc1", layerNorm(name + ".norm2", x), 1f, 0));
         x = g.op("Add", in(x, linear(name + ".mlp.fc2", m, 1f, 0)));
-        String cls = null;
-        if (wantClsAttention) {
-            String row = g.op("Gather", in(attention, g.index(0)), attr("axis", 2L)); // (B, H, n)
-            cls = g.op("ReduceMean", in(row), ints("axes", 1), attr("keepdims", 0L));
-        }
+        String row = g.op("Gather", in(attention, g.index(0)), attr("axis", 2L)); // (B, H, n)
+        String cls = g.op("ReduceMean", in(row), ints("axes", 1), attr("keepdims", 0L));
         return new String[] {x, cls};
     }
 
@@ -314,6 +346,11 @@ public final class VitOnnxExporter {
         }
         String product = g.op("MatMul", in(x, g.floats(name + ".weight", t, inDim, out)));
         return g.op("Add", in(product, g.floats(name + ".bias", b, out)));
+    }
+
+    /** x W^T + b on rows (M, in) for a DJL {@code Linear}: one Gemm, the weight as stored. */
+    private String gemm(String name, String x) {
+        return g.op("Gemm", in(x, weight(name + ".weight"), weight(name + ".bias")), attr("transB", 1L));
     }
 
     private String layerNorm(String name, String x) {
