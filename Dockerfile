@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for every vitstream service (worker, controller, one-shot tools): the `./vitstream` CLI with its runtime
-# dependencies (DJL's CPU PyTorch comes as a Maven jar: nothing is downloaded at run time), the committed models and
+# dependencies (ONNX Runtime and DJL's CPU PyTorch come as Maven jars: nothing is downloaded at run time), the committed models and
 # Debian's Fashion-MNIST (the controller fine-tunes pruned models on it). The compose file picks the subcommand.
 #   docker build -t vitstream:local .
 
