@@ -33,7 +33,8 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /** One worker on a real broker: good inputs of every format are predicted once; every bad kind is dead-lettered. */
@@ -42,8 +43,10 @@ class ServingIntegrationTest {
     @TempDir
     Path tmp;
 
-    @Test
-    void predictsEveryGoodInputOnceAndDeadLettersEveryBadOneInTheSameBatches() throws Exception {
+    /** On both engines: ONNX Runtime serves by default, PyTorch is the fallback; classes are checked against DJL. */
+    @ParameterizedTest(name = "engine {0}")
+    @ValueSource(strings = {"onnxruntime", "pytorch"})
+    void predictsEveryGoodInputOnceAndDeadLettersEveryBadOneInTheSameBatches(String engine) throws Exception {
         KeyPair keys = ModelSigning.generate();
         Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
         Path v1 = TestKafka.tinyModel(tmp, "v1", 11);
@@ -85,7 +88,7 @@ class ServingIntegrationTest {
 
         try (KafkaBroker broker = KafkaBroker.start(2)) {
             PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-            var config = TestKafka.workerConfig(broker, "w1", publicKey, Map.of());
+            var config = TestKafka.workerConfig(broker, "w1", publicKey, Map.of("engine", engine));
             try (RunningWorker w = RunningWorker.start(config, registry);
                     HttpEndpoints http = HttpEndpoints.start(0, registry, w.worker())) {
                 HttpClient client = HttpClient.newHttpClient();
