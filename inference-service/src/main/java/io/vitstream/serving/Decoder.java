@@ -13,7 +13,6 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
@@ -58,7 +57,7 @@ final class Decoder {
         List<Rejected> rejected = new ArrayList<>();
         float[] pixels = new float[batch.size() * spec.pixels()];
         for (ConsumerRecord<String, byte[]> r : batch) {
-            String id = r.key() != null ? r.key() : UUID.randomUUID().toString();
+            String id = r.key() != null ? r.key() : generatedId(r);
             try {
                 byte[] grey = decoder.decode(r.value(), header(r.headers(), Topics.HEADER_CONTENT_TYPE));
                 spec.normalize(grey, 0, pixels, accepted.size() * spec.pixels());
@@ -81,5 +80,13 @@ final class Decoder {
     /** The input's label header; a bad one only disables accuracy for this input (the image is still classified). */
     private static Integer label(Headers headers) {
         return Labels.parse(header(headers, Topics.HEADER_LABEL));
+    }
+
+    /**
+     * The request id of a record without a key: its topic, partition and offset, so that a record read again after
+     * an aborted transaction or a rebalance gets the same id, and its one prediction is recognisable.
+     */
+    static String generatedId(ConsumerRecord<String, byte[]> r) {
+        return r.topic() + "-" + r.partition() + "-" + r.offset();
     }
 }

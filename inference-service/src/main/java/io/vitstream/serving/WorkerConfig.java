@@ -63,6 +63,13 @@ public record WorkerConfig(
         Map<String, String> kafka) {
 
     public static final String ENV_PREFIX = "VITSTREAM_";
+    /**
+     * Kafka client settings the worker owns: overriding any of them through {@code kafka.*} would silently break
+     * exactly-once serving (a shared transactional id, no idempotence, reading uncommitted input, committing offsets
+     * outside the transaction), so they are refused at start.
+     */
+    static final Set<String> EXACTLY_ONCE_SETTINGS = Set.of("transactional.id", "enable.idempotence",
+            "isolation.level", "enable.auto.commit", "group.id", "acks");
     public static final String ENV_BOOTSTRAP = Settings.ENV_BOOTSTRAP;
 
     public WorkerConfig {
@@ -129,6 +136,12 @@ public record WorkerConfig(
             p.error(e.getMessage());
         }
         Map<String, String> kafka = p.withPrefix("kafka.");
+        for (String owned : EXACTLY_ONCE_SETTINGS) {
+            if (kafka.containsKey(owned)) {
+                p.error("kafka." + owned + " cannot be set: the worker sets it for exactly-once serving"
+                        + (owned.equals("group.id") ? " (use group.id)" : ""));
+            }
+        }
         p.finish("worker");
         return new WorkerConfig(bootstrap, group, worker, batch, wait, lanes, threads, maxBytes, maxPixels, modelDir, key,
                 port, heartbeat, topK, teacher, share, device, engine, kafka);

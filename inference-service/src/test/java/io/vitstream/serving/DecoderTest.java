@@ -74,13 +74,16 @@ class DecoderTest {
                 record(1, null, new byte[0])), spec);
 
         assertThat(d.accepted()).singleElement().satisfies(a -> {
-            assertThat(a.id()).isNotBlank();
+            assertThat(a.id()).isEqualTo(Decoder.generatedId(a.record()));
             assertThat(a.label()).isNull();
         });
         assertThat(d.rejected()).singleElement().satisfies(r -> {
-            assertThat(r.id()).isNotBlank().isNotEqualTo(d.accepted().get(0).id());
+            assertThat(r.id()).isEqualTo(Decoder.generatedId(r.record())).isNotEqualTo(d.accepted().get(0).id());
             assertThat(r.reason()).isEqualTo(RejectReason.EMPTY);
         });
+        // The same record read again (after an abort) gets the same id: its prediction stays recognisable.
+        Decoder.Decoded again = decoder.decode(List.of(record(0, null, TestImages.png(1))), spec);
+        assertThat(again.accepted().get(0).id()).isEqualTo(d.accepted().get(0).id()).isEqualTo("vit.images-0-0");
     }
 
     @Test

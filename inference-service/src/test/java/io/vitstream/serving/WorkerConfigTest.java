@@ -76,6 +76,17 @@ class WorkerConfigTest {
     }
 
     @Test
+    void kafkaSettingsThatWouldBreakExactlyOnceAreRefused() throws Exception {
+        Path key = Files.writeString(tmp.resolve("k.pub"), "x");
+        for (String owned : WorkerConfig.EXACTLY_ONCE_SETTINGS) {
+            Map<String, String> s = Map.of("bootstrap.servers", "h:9092", "model.public.key", key.toString(),
+                    "kafka." + owned, "x");
+            assertThatThrownBy(() -> WorkerConfig.parse(s)).as(owned).isInstanceOf(UserError.class)
+                    .hasMessageContaining("kafka." + owned + " cannot be set");
+        }
+    }
+
+    @Test
     void environmentNamesMapToSettings() {
         assertThat(WorkerConfig.fromEnvironment(Map.of("KAFKA_BOOTSTRAP_SERVERS", "b:1", "VITSTREAM_BATCH_MAX_SIZE",
                 "8", "VITSTREAM_KAFKA_SASL_MECHANISM", "PLAIN", "VITSTREAM_JAVA_OPTS", "-Xmx1g", "PATH", "/bin",
