@@ -12,6 +12,7 @@ import io.vitstream.controller.pruner.PruneSettings;
 import io.vitstream.controller.pruner.Saliency;
 import io.vitstream.controller.pruner.SaliencyScores;
 import io.vitstream.data.LabeledImages;
+import io.vitstream.engine.EngineKind;
 import io.vitstream.evaluation.Evaluator;
 import io.vitstream.model.VitModel;
 import io.vitstream.sparsity.KeepPolicy;
@@ -40,9 +41,10 @@ import picocli.CommandLine.Spec;
         description = {
             "Structured pruning benchmark. Part 1, in one run at one batch size: the dense base, token sparsification",
             "only (--sparse at --keep-ratio), structured pruning only (--pruned, dense) and both (--pruned at",
-            "--keep-ratio): test accuracy, FLOPs per image, images/s and speed-up over the dense base; then, in the",
-            "last --streams configuration, each row's embedding timed alone (another rounds x rows x seconds) to show",
-            "where the time goes and what speed-up a free embedding would bound each row at. Part 2:",
+            "--keep-ratio): test accuracy (once per row, on the first --engine), FLOPs per image, images/s on each",
+            "--engine (interleaved) and speed-up over the dense base on the same engine and on PyTorch; then, on",
+            "PyTorch in the last --streams configuration, each row's embedding timed alone (another rounds x rows x",
+            "seconds) to show where the time goes and what speed-up a free embedding would bound each row at. Part 2:",
             "Taylor, Fisher and OBD saliency at one budget (--compare-ratio of --sparse): test accuracy after slicing",
             "and after a short fine-tune, with validation accuracy (what choices are made on).",
             "Prints Markdown tables and writes a PNG plot of accuracy against images/s."
@@ -65,6 +67,10 @@ final class BenchPruneCommand implements Callable<Integer> {
 
     @Option(names = "--keep-ratio", defaultValue = "0.7", description = "Keep ratio of the token rows (default: ${DEFAULT-VALUE}).")
     double keepRatio;
+
+    @Option(names = "--engine", defaultValue = "both", paramLabel = "auto|onnxruntime|pytorch|both",
+            description = "Engines timed, interleaved (default: ${DEFAULT-VALUE}).")
+    String engine;
 
     @Option(names = "--batch", defaultValue = "64", description = "Batch size (default: ${DEFAULT-VALUE}).")
     int batch;
@@ -107,9 +113,9 @@ final class BenchPruneCommand implements Callable<Integer> {
                 "per core, as a worker's default inference lanes (default: ${DEFAULT-VALUE})."})
     List<Integer> streams;
 
-    /** {@code ips}: best images/s per stream configuration. */
+    /** {@code ips}: best images/s per engine (first index) and stream configuration (second). */
     private record Row(String name, ModelArtifact.Loaded model, KeepPolicy policy, long flops, double accuracy,
-            double[] ips) {}
+            double[][] ips) {}
 
     @Override
     public Integer call() throws Exception {
@@ -119,51 +125,69 @@ final class BenchPruneCommand implements Callable<Integer> {
         if (!(compareRatio > 0 && compareRatio < 1)) {
             throw new UserError("--compare-ratio must be in (0, 1), got " + compareRatio);
         }
-        List<Integer> configs = Timing.streams(streams);
+        List<Timing.Streams> configs = Timing.streams(streams);
+        List<EngineKind> kinds = BenchEngines.parse(engine);
         KeepPolicy sparsePolicy = new KeepPolicy(keepRatio, KeepPolicy.Method.LEARNED, false);
         data.checkAvailable();
         PrintWriter out = spec.commandLine().getOut();
         try (ModelArtifact.Loaded dense = ModelArtifact.load(base);
                 ModelArtifact.Loaded tokens = ModelArtifact.load(sparse);
-                ModelArtifact.Loaded structured = ModelArtifact.load(pruned)) {
+                ModelArtifact.Loaded structured = ModelArtifact.load(pruned);
+                BenchEngines engines = new BenchEngines()) {
             LabeledImages test = data.test(dense.manifest().input().height());
             LabeledImages accuracySet = limit != null ? test.limit(limit) : test;
             List<Row> rows = new ArrayList<>();
-            rows.add(row("dense base", dense, KeepPolicy.dense(), accuracySet));
-            rows.add(row("token only", tokens, sparsePolicy, accuracySet));
-            rows.add(row("structure only", structured, KeepPolicy.dense(), accuracySet));
+            rows.add(row("dense base", dense, KeepPolicy.dense(), accuracySet, engines, kinds, configs.size()));
+            rows.add(row("token only", tokens, sparsePolicy, accuracySet, engines, kinds, configs.size()));
+            rows.add(row("structure only", structured, KeepPolicy.dense(), accuracySet, engines, kinds,
+                    configs.size()));
             rows.add(row("combined", structured,
                     structured.manifest().sparsifier() != null && structured.manifest().sparsifier().hasPredictors()
                             ? sparsePolicy : new KeepPolicy(keepRatio, KeepPolicy.Method.CLS_ATTENTION, false),
-                    accuracySet));
-            out.printf(Locale.ROOT, "timing %d rows x %d rounds x %d stream configurations at batch %d (%d cores)...%n",
-                    rows.size(), rounds, configs.size(), batch, Runtime.getRuntime().availableProcessors());
+                    accuracySet, engines, kinds, configs.size()));
+            out.printf(Locale.ROOT, "timing %d rows x %s x %d rounds x %d stream configurations at batch %d (%d cores)"
+                    + "...%n", rows.size(), BenchEngines.labels(kinds), rounds, configs.size(), batch,
+                    Runtime.getRuntime().availableProcessors());
             out.flush();
-            List<Timing.Timed> timed = rows.stream().map(r -> new Timing.Timed(r.model().model(),
-                    r.model().manifest().input(), r.policy())).toList();
-            double[][] best = Timing.best(timed, configs, test, batch, seconds, rounds);
+            List<Timing.Timed> timed = rows.stream().map(r -> new Timing.Timed(r.model(), r.policy())).toList();
+            double[][][] best = Timing.best(engines, timed, kinds, configs, test, batch, seconds, rounds);
             for (int i = 0; i < rows.size(); i++) {
-                System.arraycopy(best[i], 0, rows.get(i).ips(), 0, configs.size());
+                for (int k = 0; k < kinds.size(); k++) {
+                    System.arraycopy(best[i][k], 0, rows.get(i).ips()[k], 0, configs.size());
+                }
             }
             Row d = rows.get(0);
-            out.printf(Locale.ROOT, "%nAccuracy on %d test images; images/s at batch %d, best of %d interleaved rounds "
-                    + "of %.0f s, per stream configuration (speed-up: over the dense base in the same configuration)%n%n",
-                    accuracySet.count(), batch, rounds, seconds);
-            StringBuilder head = new StringBuilder(
-                    "| configuration | model | keep ratio | MFLOPs/image | FLOPs vs dense | accuracy | Δ acc (points) |");
-            StringBuilder rule = new StringBuilder("|---|---|---:|---:|---:|---:|---:|");
-            out.println(head.append(Timing.headerCells(configs)));
-            out.println(rule.append(Timing.ruleCells(configs)));
+            int pyTorch = kinds.indexOf(EngineKind.PYTORCH);
+            boolean versusPyTorch = pyTorch >= 0 && kinds.size() > 1;
+            out.printf(Locale.ROOT, "%nAccuracy on %d test images on %s; images/s at batch %d on each engine, best of %d"
+                    + " interleaved rounds of %.1f s, per stream configuration (streams x intra-op threads each; the "
+                    + "streams share one engine) (speed-up: over the dense base on the same engine in the same "
+                    + "configuration%s)%n%n", accuracySet.count(), BenchEngines.label(kinds.get(0)), batch, rounds,
+                    seconds, versusPyTorch ? "; vs dense on pytorch: over the dense base on PyTorch" : "");
+            StringBuilder head = new StringBuilder("| configuration | model | keep ratio | MFLOPs/image | FLOPs vs dense "
+                    + "| accuracy | Δ acc (points) | engine |");
+            StringBuilder rule = new StringBuilder("|---|---|---:|---:|---:|---:|---:|---|");
+            out.println(head.append(Timing.headerCells(configs, versusPyTorch)));
+            out.println(rule.append(Timing.ruleCells(configs, versusPyTorch)));
             for (Row r : rows) {
-                StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
-                        "| %s | %s | %.1f | %.2f | %.1f%% | %.4f | %+.2f |", r.name(), r.model().manifest().version(),
-                        r.policy().keepRatio(), r.flops() / 1e6, 100.0 * r.flops() / d.flops(), r.accuracy(),
-                        100 * (r.accuracy() - d.accuracy())));
-                out.println(line.append(Timing.cells(r.ips(), d.ips())));
+                for (int k = 0; k < kinds.size(); k++) {
+                    StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
+                            "| %s | %s | %.1f | %.2f | %.1f%% | %.4f | %+.2f | %s |", r.name(),
+                            r.model().manifest().version(), r.policy().keepRatio(), r.flops() / 1e6,
+                            100.0 * r.flops() / d.flops(), r.accuracy(), 100 * (r.accuracy() - d.accuracy()),
+                            BenchEngines.label(kinds.get(k))));
+                    out.println(line.append(Timing.cells(r.ips()[k], d.ips()[k],
+                            versusPyTorch ? d.ips()[pyTorch] : null)));
+                }
             }
             out.flush();
-            printBreakdown(out, rows, timed, configs, test);
-            writePlot(rows, configs);
+            if (pyTorch >= 0) {
+                printBreakdown(out, rows, pyTorch, timed, configs, test);
+            } else {
+                out.printf("%nWhere the time goes: measured on PyTorch only (ONNX Runtime runs whole-model graphs); "
+                        + "add --engine pytorch or both%n");
+            }
+            writePlot(rows, kinds, configs);
             out.println();
             out.println("plot: " + plot);
             out.flush();
@@ -179,25 +203,25 @@ final class BenchPruneCommand implements Callable<Integer> {
      * rest, in the last stream configuration. The rest's speed-up bounds what any saving in the embedding alone could
      * give: a row whose embedding cost nothing would run at most the dense forward time over the row's rest.
      */
-    private void printBreakdown(PrintWriter out, List<Row> rows, List<Timing.Timed> timed, List<Integer> configs,
-            LabeledImages test) {
+    private void printBreakdown(PrintWriter out, List<Row> rows, int pyTorch, List<Timing.Timed> timed,
+            List<Timing.Streams> configs, LabeledImages test) {
         int c = configs.size() - 1;
-        int streamCount = configs.get(c);
-        out.printf(Locale.ROOT, "%ntiming the embedding alone (%s, %d interleaved rounds of %.0f s)...%n",
-                Timing.label(streamCount), rounds, seconds);
+        int streamCount = configs.get(c).count();
+        out.printf(Locale.ROOT, "%ntiming the embedding alone on pytorch (%s, %d interleaved rounds of %.1f s)...%n",
+                configs.get(c).label(), rounds, seconds);
         out.flush();
-        double[] embedding = Timing.bestEmbedding(timed, streamCount, test, batch, seconds, rounds);
-        out.printf(Locale.ROOT, "%nWhere the time goes, %s, batch %d: the embedding (stem convolutions at full "
+        double[] embedding = Timing.bestEmbedding(timed, configs.get(c), test, batch, seconds, rounds);
+        out.printf(Locale.ROOT, "%nWhere the time goes on pytorch, %s, batch %d: the embedding (stem convolutions at full "
                 + "resolution, patch projection, CLS, positions; never pruned, never sparsified) and the rest (blocks, "
                 + "token selection, head), ms per batch per stream. \"bound\": the speed-up over the dense base if "
-                + "this row's embedding took no time at all.%n%n", Timing.label(streamCount), batch);
+                + "this row's embedding took no time at all.%n%n", configs.get(c).label(), batch);
         out.println("| configuration | forward ms/batch | embedding ms/batch | embedding share | rest ms/batch "
                 + "| rest speed-up | speed-up | bound |");
         out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
-        double denseForward = msPerBatch(rows.get(0).ips()[c], streamCount);
+        double denseForward = msPerBatch(rows.get(0).ips()[pyTorch][c], streamCount);
         double denseRest = denseForward - msPerBatch(embedding[0], streamCount);
         for (int i = 0; i < rows.size(); i++) {
-            double forward = msPerBatch(rows.get(i).ips()[c], streamCount);
+            double forward = msPerBatch(rows.get(i).ips()[pyTorch][c], streamCount);
             double embed = msPerBatch(embedding[i], streamCount);
             double rest = forward - embed;
             // Measured apart, the embedding alone can time above a whole tiny forward pass in a noisy moment.
@@ -215,14 +239,19 @@ final class BenchPruneCommand implements Callable<Integer> {
         return 1000.0 * batch * streams / imagesPerSecond;
     }
 
-    private Row row(String name, ModelArtifact.Loaded m, KeepPolicy policy, LabeledImages data) {
-        double acc = Evaluator.evaluate(m.model(), m.manifest().input(), data, 256, policy).accuracy();
+    /** A row, its accuracy on the first engine (the one-stream engine the timing then uses). */
+    private Row row(String name, ModelArtifact.Loaded m, KeepPolicy policy, LabeledImages data, BenchEngines engines,
+            List<EngineKind> kinds, int configs) {
+        Timing.Streams one = Timing.Streams.of(1);
+        BenchEngines.usePyTorchThreads(kinds.get(0), one.threads());
+        double acc = Evaluator.evaluate(engines.engine(kinds.get(0), m, policy, one.threads(), 0),
+                m.manifest().architecture().numClasses(), m.manifest().input(), data, 256, policy).accuracy();
         long flops = SparseForward.flopsPerImage(m.manifest().architecture(),
                 SparseForward.stagesFor(m.model().network(), policy), policy);
-        spec.commandLine().getOut().printf(Locale.ROOT, "  %-15s %s at keep %.1f: accuracy %.4f%n", name,
-                m.manifest().version(), policy.keepRatio(), acc);
+        spec.commandLine().getOut().printf(Locale.ROOT, "  %-15s %s at keep %.1f: accuracy %.4f (%s)%n", name,
+                m.manifest().version(), policy.keepRatio(), acc, BenchEngines.label(kinds.get(0)));
         spec.commandLine().getOut().flush();
-        return new Row(name, m, policy, flops, acc, new double[Timing.streams(streams).size()]);
+        return new Row(name, m, policy, flops, acc, new double[kinds.size()][configs]);
     }
 
     /** Part 2: the three measures at one budget; saliency estimated once, then plan, slice and fine-tune per measure. */
@@ -266,16 +295,24 @@ final class BenchPruneCommand implements Callable<Integer> {
         out.flush();
     }
 
-    /** The plot shows the last stream configuration (by default the worker's: one lane per core). */
-    private void writePlot(List<Row> rows, List<Integer> configs) throws java.io.IOException {
+    /**
+     * The plot shows the last stream configuration (by default the worker's: one lane per core): a series per row,
+     * one point per engine, labelled with the engine.
+     */
+    private void writePlot(List<Row> rows, List<EngineKind> kinds, List<Timing.Streams> configs)
+            throws java.io.IOException {
         int c = configs.size() - 1;
         ScatterPlot p = new ScatterPlot("Pruning: accuracy vs images/s (batch " + batch + ", "
-                + Timing.label(configs.get(c)) + ")", "images/s", "test accuracy");
+                + configs.get(c).label() + ")", "images/s", "test accuracy");
         Color[] colors = {Color.BLACK, new Color(0, 102, 204), new Color(204, 51, 0), new Color(0, 153, 102)};
         for (int i = 0; i < rows.size(); i++) {
             Row r = rows.get(i);
-            p.add(new ScatterPlot.Series(r.name(), colors[i % colors.length], false, List.of(new ScatterPlot.Point(
-                    r.ips()[c], r.accuracy(), String.format(Locale.ROOT, "%.1f", r.policy().keepRatio())))));
+            List<ScatterPlot.Point> points = new ArrayList<>();
+            for (int k = 0; k < kinds.size(); k++) {
+                points.add(new ScatterPlot.Point(r.ips()[k][c], r.accuracy(), String.format(Locale.ROOT, "%.1f %s",
+                        r.policy().keepRatio(), BenchEngines.label(kinds.get(k)))));
+            }
+            p.add(new ScatterPlot.Series(r.name(), colors[i % colors.length], false, points));
         }
         p.write(plot);
     }

@@ -2,8 +2,10 @@ package io.vitstream.cli;
 
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.LabeledImages;
+import io.vitstream.engine.EngineKind;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
+import io.vitstream.model.VitModel;
 import io.vitstream.serving.WorkerMetrics;
 import io.vitstream.serving.WorkerMetrics.Phase;
 import io.vitstream.sparsity.KeepPolicy;
@@ -35,10 +37,12 @@ import picocli.CommandLine.Model.CommandSpec;
         description = {
             "Serving benchmark on this machine: embedded broker + one worker + a producer, either on shared cores or",
             "split (the worker on half the cores, the broker and the producer on the others: --placement).",
-            "Per placement and batch limit: model-only images/s on the worker's cores (forward passes on prepared",
-            "tensors, best of several measurements), served images/s at saturation (best of --rounds)",
+            "Per worker engine (--engine), placement and batch limit: model-only images/s on the worker's engine and",
+            "cores (forward passes on prepared tensors, best of several measurements: one stream over the worker's",
+            "cores, and one stream per lane on one shared engine as the lanes share it), served images/s at",
+            "saturation (best of --rounds)",
             "(PNG images produced as fast as possible, read_committed predictions), their ratio, and end-to-end",
-            "latency p50/p95/p99 at 50% and 90% of the saturation rate."
+            "latency p50/p95/p99 at 50%% and 90%% of the saturation rate."
         })
 final class BenchServeCommand implements Callable<Integer> {
     /**
@@ -92,6 +96,11 @@ final class BenchServeCommand implements Callable<Integer> {
                     + "split runs one one-threaded lane per worker core.")
     int lanes;
 
+    @Option(names = "--engine", defaultValue = "auto", paramLabel = "auto|onnxruntime|pytorch|both",
+            description = {"The worker's engine (setting engine), also what the model-only figures run on; both: every",
+                "row once per engine (default: ${DEFAULT-VALUE})."})
+    String engine;
+
     @Mixin
     DataOptions data;
 
@@ -110,6 +119,7 @@ final class BenchServeCommand implements Callable<Integer> {
             throw new UserError("--inference-lanes must be 0 (one per core) or more, got " + lanes);
         }
         int laneCount = lanes > 0 ? lanes : Placement.cores();
+        List<EngineKind> kinds = BenchEngines.parse(engine);
         List<Placement> placements = new ArrayList<>();
         for (String name : placementNames) {
             try {
@@ -149,41 +159,48 @@ final class BenchServeCommand implements Callable<Integer> {
             for (int i = 0; i < Math.min(test.count(), images); i++) {
                 pngs.add(test.png(i));
             }
-            for (Placement placement : placements) {
-                for (int b : batchLimits) {
-                    if (b < 1) {
-                        throw new UserError("--batch-max-size values must be positive, got " + b);
-                    }
-                    Row row = measure(loaded, test, pngs, local, b, placement, laneCount);
-                    rows.add(row.table());
-                    phaseRows.add(row.phases());
-                    cpuRows.add(row.cpu());
-                    out.println("measured batch limit " + b + ", " + placement.describe(laneCount) + "; " + row.warmUp());
-                    out.flush();
+            for (int b : batchLimits) {
+                if (b < 1) {
+                    throw new UserError("--batch-max-size values must be positive, got " + b);
                 }
             }
-            out.printf(Locale.ROOT, "%nmodel %s, keep ratio %.2f, %d cores; PNG inputs; one run. Placement 'shared': "
+            for (EngineKind kind : kinds) {
+                for (Placement placement : placements) {
+                    for (int b : batchLimits) {
+                        Row row = measure(loaded, test, pngs, local, b, placement, laneCount, kind);
+                        rows.add(row.table());
+                        phaseRows.add(row.phases());
+                        cpuRows.add(row.cpu());
+                        out.println("measured " + BenchEngines.label(kind) + ", batch limit " + b + ", "
+                                + placement.describe(laneCount) + "; " + row.warmUp());
+                        out.flush();
+                    }
+                }
+            }
+            out.printf(Locale.ROOT, "%nmodel %s, keep ratio %.2f, %d cores; worker engine %s; PNG inputs; one run. "
+                    + "Placement 'shared': "
                     + "broker, worker (%d lane(s)) and load generator on every core; 'split': this JVM but the "
                     + "benchmark's threads (the worker, the JIT, the GC) on cores %s (%d one-threaded lane(s), "
                     + "model-only on the same cores), the broker and the load generator (the benchmark's producer and "
-                    + "reader) on cores %s, as a worker with its own machine would run%n%n", loaded.manifest().version(), keepRatio, Placement.cores(),
-                    laneCount, Placement.SPLIT.workerCpus(), Placement.SPLIT.workerCores(),
-                    Placement.SPLIT.harnessCpus());
-            out.printf(Locale.ROOT, "Model-only: best of %d measurements (before the broker starts, after each saturation "
-                    + "round); served: best of %d saturation rounds of %d images (each round in brackets)%n%n",
-                    rounds + 1, rounds, images);
-            out.println("| placement | batch limit | model-only images/s, 1 stream | model-only, 1 stream per lane | served "
-                    + "images/s (saturation) | served / best model-only | e2e ms p50/p95/p99 at saturation | "
-                    + "at 50% load | at 90% load |");
-            out.println("|---|---:|---:|---:|---:|---:|---|---|---|");
+                    + "reader) on cores %s, as a worker with its own machine would run%n%n", loaded.manifest().version(),
+                    keepRatio, Placement.cores(), BenchEngines.labels(kinds), laneCount, Placement.SPLIT.workerCpus(),
+                    Placement.SPLIT.workerCores(), Placement.SPLIT.harnessCpus());
+            out.printf(Locale.ROOT, "Model-only: on the worker's engine and cores, best of %d measurements (before the "
+                    + "broker starts, after each saturation round), streams x intra-op threads each as in the cells "
+                    + "(the lanes' streams share one engine, as the worker's lanes share their model's); served: best of"
+                    + " %d saturation rounds of %d images (each round in brackets)%n%n", rounds + 1, rounds, images);
+            out.println("| engine | placement | batch limit | model-only images/s, 1 stream | model-only, 1 stream per "
+                    + "lane | served images/s (saturation) | served / best model-only | e2e ms p50/p95/p99 at "
+                    + "saturation | at 50% load | at 90% load |");
+            out.println("|---|---|---:|---:|---:|---:|---:|---|---|---|");
             rows.forEach(out::println);
             out.println();
             out.println("Where the worker's time goes in the best saturation round, ms per image: forward on the lanes (share of");
             out.println("lanes x wall time), the other phases on the loop thread (share of wall time); 'other' is the loop");
             out.println("thread outside its phases (between batches, the run's start and end).");
             out.println();
-            StringBuilder header = new StringBuilder("| placement | batch limit |");
-            StringBuilder rule = new StringBuilder("|---|---:|");
+            StringBuilder header = new StringBuilder("| engine | placement | batch limit |");
+            StringBuilder rule = new StringBuilder("|---|---|---:|");
             for (Phase ph : Phase.values()) {
                 header.append(' ').append(ph.name().toLowerCase(Locale.ROOT)).append(" |");
                 rule.append("---:|");
@@ -270,18 +287,33 @@ final class BenchServeCommand implements Callable<Integer> {
     private static final String BENCH_PRODUCER = "bench-producer";
 
     private Row measure(ModelArtifact.Loaded loaded, LabeledImages test, List<byte[]> pngs, KeepPolicy local, int b,
-            Placement placement, int sharedLanes) throws Exception {
+            Placement placement, int sharedLanes, EngineKind kind) throws Exception {
         boolean split = placement == Placement.SPLIT;
         int lanes = split ? placement.workerCores() : sharedLanes;
         int threadsPerLane = Math.max(1, placement.workerCores() / lanes);
         Map<String, String> settings = Map.of("inference.lanes", String.valueOf(lanes), "inference.threads",
-                String.valueOf(threadsPerLane));
+                String.valueOf(threadsPerLane), "engine", kind.id());
+        List<Timing.Streams> modelOnlyStreams = List.of(new Timing.Streams(1, placement.workerCores(), false),
+                new Timing.Streams(lanes, threadsPerLane, false));
         // The baseline is the better of the two ways to run the model alone on the worker's cores: one stream of
         // forward passes over all of them, or one one-threaded stream per lane; each the best of its measurements (one
         // before the broker starts, one after each saturation round), so that a noisy moment on this shared machine
         // lowers the ratio rather than raising it.
         double[] modelOnly = new double[2];
-        measureModelOnly(loaded, test, b, local, placement, lanes, modelOnly);
+        // The engines of the model-only passes, opened on the worker's cores by the first measurement (an ONNX
+        // Runtime session's thread pool keeps the CPU set of the thread that built it).
+        try (BenchEngines engines = new BenchEngines()) {
+            measureModelOnly(engines, kind, loaded, test, b, local, placement, modelOnlyStreams, modelOnly);
+            return serve(loaded, test, pngs, local, b, placement, kind, settings, lanes, engines, modelOnlyStreams,
+                    modelOnly);
+        }
+    }
+
+    /** The saturation rounds and latencies of one row, model-only measured again after each round. */
+    private Row serve(ModelArtifact.Loaded loaded, LabeledImages test, List<byte[]> pngs, KeepPolicy local, int b,
+            Placement placement, EngineKind kind, Map<String, String> settings, int lanes, BenchEngines engines,
+            List<Timing.Streams> modelOnlyStreams, double[] modelOnly) throws Exception {
+        boolean split = placement == Placement.SPLIT;
         try (LocalServing serving = LocalServing.start(model, keepRatio, b, settings, bootstrap -> { });
                 KafkaProducer<String, byte[]> producer = serving.producer(BENCH_PRODUCER);
                 KafkaConsumer<String, byte[]> predictions = serving.consumer(Topics.PREDICTIONS, READER)) {
@@ -317,18 +349,19 @@ final class BenchServeCommand implements Callable<Integer> {
                 if (rate > served) {
                     served = rate;
                     sat = got;
-                    cpuRow = cpuRow(placement, b, round, wall / 1e9, ThreadCpu.since(cpuBefore, ThreadCpu.byName(), 0.05),
+                    cpuRow = cpuRow(kind, placement, b, round, wall / 1e9, ThreadCpu.since(cpuBefore, ThreadCpu.byName(), 0.05),
                             serving.broker.cpuTime().toNanos() / 1e9 - brokerBefore, images);
-                    phaseRow = phaseRow(placement, b, phasesBefore, phaseNanos(wm), wall, lanes, images);
+                    phaseRow = phaseRow(kind, placement, b, phasesBefore, phaseNanos(wm), wall, lanes, images);
                 }
                 // The worker idles meanwhile (no input): its cores are free for the model-only passes.
-                measureModelOnly(loaded, test, b, local, placement, lanes, modelOnly);
+                measureModelOnly(engines, kind, loaded, test, b, local, placement, modelOnlyStreams, modelOnly);
             }
             double bestModelOnly = Math.max(modelOnly[0], modelOnly[1]);
             String at50 = latencies(producer, predictions, pngs, run + "-50", images / 2, 0.5 * served);
             String at90 = latencies(producer, predictions, pngs, run + "-90", images / 2, 0.9 * served);
-            String table = String.format(Locale.ROOT, "| %s | %d | %.0f | %.0f | %.0f (%s) | %.2f | %s | %s | %s |",
-                    placement.label(), b, modelOnly[0], modelOnly[1], served,
+            String table = String.format(Locale.ROOT, "| %s | %s | %d | %.0f (%s) | %.0f (%s) | %.0f (%s) | %.2f | %s | "
+                    + "%s | %s |", BenchEngines.label(kind), placement.label(), b, modelOnly[0],
+                    modelOnlyStreams.get(0).label(), modelOnly[1], modelOnlyStreams.get(1).label(), served,
                     String.join(", ", perRound), served / bestModelOnly, percentiles(sat), at50, at90);
             return new Row(table, phaseRow, cpuRow, warmUp);
         } finally {
@@ -349,12 +382,12 @@ final class BenchServeCommand implements Callable<Integer> {
         }
     }
 
-    private static String cpuRow(Placement placement, int batch, int round, double wallSeconds,
+    private static String cpuRow(EngineKind kind, Placement placement, int batch, int round, double wallSeconds,
             Map<String, Double> threads, double broker, int images) {
         double capacity = wallSeconds * Placement.cores();
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
-                "%s, batch limit %d (round %d): wall %.1f s, capacity %.1f CPU s; broker %.1f (%.0f%%, %.3f ms per "
-                + "image)", placement.label(), batch, round, wallSeconds, capacity, broker,
+                "%s, %s, batch limit %d (round %d): wall %.1f s, capacity %.1f CPU s; broker %.1f (%.0f%%, %.3f ms per "
+                + "image)", BenchEngines.label(kind), placement.label(), batch, round, wallSeconds, capacity, broker,
                 100 * broker / capacity, 1e3 * broker / images));
         threads.entrySet().stream().sorted(Map.Entry.<String, Double>comparingByValue().reversed())
                 .forEach(e -> sb.append(String.format(Locale.ROOT, ", %s %.1f (%.0f%%)", e.getKey(), e.getValue(),
@@ -388,28 +421,34 @@ final class BenchServeCommand implements Callable<Integer> {
     }
 
     /**
-     * Raises {@code best} ([one stream over the worker's cores, one one-threaded stream per lane]) to this
-     * measurement's images/s where higher; split, on the worker's cores.
+     * Raises {@code best} (one per stream configuration: one stream over the worker's cores, one stream per lane) to
+     * this measurement's images/s on the worker's engine where higher; split, on the worker's cores. PyTorch's
+     * process-wide threads are the worker's again after (its lanes run with them).
      */
-    private static void measureModelOnly(ModelArtifact.Loaded loaded, LabeledImages test, int batch, KeepPolicy policy,
-            Placement placement, int lanes, double[] best) {
+    private static void measureModelOnly(BenchEngines engines, EngineKind kind, ModelArtifact.Loaded loaded,
+            LabeledImages test, int batch, KeepPolicy policy, Placement placement, List<Timing.Streams> streams,
+            double[] best) {
         boolean split = placement == Placement.SPLIT;
         Runnable onStream = split ? () -> CpuPlacement.pinCurrentThread(placement.workerCpus()) : () -> { };
+        int pyTorchThreads = VitModel.intraOpThreads();
+        Timing.Timed row = new Timing.Timed(loaded, policy);
         try {
-            best[0] = Math.max(best[0], Throughput.imagesPerSecond(loaded.model(), loaded.manifest().input(), test,
-                    batch, 3, policy, 1, placement.workerCores(), onStream));
-            best[1] = Math.max(best[1], Throughput.imagesPerSecond(loaded.model(), loaded.manifest().input(), test,
-                    batch, 3, policy, lanes, placement.workerCores(), onStream));
+            for (int s = 0; s < streams.size(); s++) {
+                best[s] = Math.max(best[s], Timing.imagesPerSecond(engines, kind, row, streams.get(s), test, batch, 3,
+                        onStream));
+            }
         } finally {
+            VitModel.setIntraOpThreads(pyTorchThreads);
             if (split) {
                 CpuPlacement.pinCurrentThread(placement.harnessCpus());
             }
         }
     }
 
-    private static String phaseRow(Placement placement, int batch, long[] before, long[] after, long wall,
-            int laneCount, int images) {
-        StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %s | %d |", placement.label(), batch));
+    private static String phaseRow(EngineKind kind, Placement placement, int batch, long[] before, long[] after,
+            long wall, int laneCount, int images) {
+        StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %s | %s | %d |", BenchEngines.label(kind),
+                placement.label(), batch));
         long accounted = 0;
         for (Phase ph : Phase.values()) {
             long ns = after[ph.ordinal()] - before[ph.ordinal()];

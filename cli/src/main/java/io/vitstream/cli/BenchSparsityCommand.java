@@ -2,6 +2,7 @@ package io.vitstream.cli;
 
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.LabeledImages;
+import io.vitstream.engine.EngineKind;
 import io.vitstream.evaluation.Evaluator;
 import io.vitstream.model.VitConfig;
 import io.vitstream.sparsity.KeepPolicy;
@@ -33,7 +34,9 @@ import picocli.CommandLine.Model.CommandSpec;
             "Token sparsification benchmark: for each keep ratio, accuracy on the test set, FLOPs per image,",
             "images/s at a fixed batch and speed-up over the dense base measured in the same run, for the learned",
             "predictors (--sparse model) and the CLS-attention baseline (on the dense --base model), each with and",
-            "without a package token. Prints a Markdown table and writes a PNG plot of accuracy against images/s."
+            "without a package token; every row timed on each --engine, interleaved (accuracy once per row, on the",
+            "first engine: ONNX Runtime unless --engine pytorch). Prints a Markdown table and writes a PNG plot of",
+            "accuracy against images/s."
         })
 final class BenchSparsityCommand implements Callable<Integer> {
     @Spec
@@ -53,6 +56,10 @@ final class BenchSparsityCommand implements Callable<Integer> {
     @Option(names = "--ratios", split = ",", defaultValue = "1.0,0.9,0.8,0.7,0.6,0.5",
             description = "Keep ratios (default: ${DEFAULT-VALUE}).")
     List<Double> ratios;
+
+    @Option(names = "--engine", defaultValue = "both", paramLabel = "auto|onnxruntime|pytorch|both",
+            description = "Engines timed, interleaved (default: ${DEFAULT-VALUE}).")
+    String engine;
 
     @Option(names = "--batch", defaultValue = "64", description = "Batch size (default: ${DEFAULT-VALUE}).")
     int batch;
@@ -75,8 +82,9 @@ final class BenchSparsityCommand implements Callable<Integer> {
     @Option(names = "--plot", defaultValue = "bench-out/sparsity.png", description = "PNG plot path (default: ${DEFAULT-VALUE}).")
     Path plot;
 
+    /** {@code ips}: best images/s per engine (first index) and stream configuration (second). */
     private record Row(String method, double ratio, boolean packageToken, int[] patches, long flops, double accuracy,
-            double[] ips) {}
+            double[][] ips) {}
 
     @Override
     public Integer call() throws Exception {
@@ -86,11 +94,13 @@ final class BenchSparsityCommand implements Callable<Integer> {
         for (double r : ratios) {
             new KeepPolicy(r, KeepPolicy.Method.LEARNED, false);
         }
-        List<Integer> configs = Timing.streams(streams);
+        List<Timing.Streams> configs = Timing.streams(streams);
+        List<EngineKind> kinds = BenchEngines.parse(engine);
         PrintWriter out = spec.commandLine().getOut();
         data.checkAvailable();
         try (ModelArtifact.Loaded dense = ModelArtifact.load(base);
-                ModelArtifact.Loaded learned = ModelArtifact.load(sparse)) {
+                ModelArtifact.Loaded learned = ModelArtifact.load(sparse);
+                BenchEngines engines = new BenchEngines()) {
             if (learned.manifest().sparsifier() == null || !learned.manifest().sparsifier().hasPredictors()) {
                 throw new UserError("--sparse " + sparse + " has no learned token predictors");
             }
@@ -98,53 +108,53 @@ final class BenchSparsityCommand implements Callable<Integer> {
             LabeledImages test = data.test(dense.manifest().input().height());
             LabeledImages accuracySet = limit != null ? test.limit(limit) : test;
             List<Row> rows = new ArrayList<>();
-            List<ModelArtifact.Loaded> modelOfRow = new ArrayList<>();
-            List<KeepPolicy> policyOfRow = new ArrayList<>();
-            addRow(rows, modelOfRow, policyOfRow, dense, "dense base", KeepPolicy.dense(), accuracySet);
+            List<Timing.Timed> timed = new ArrayList<>();
+            Rows add = new Rows(rows, timed, engines, kinds, configs.size(), accuracySet);
+            add.row(dense, "dense base", KeepPolicy.dense());
             for (double r : ratios) {
                 for (boolean pkg : new boolean[] {false, true}) {
                     if (r >= 1.0 && pkg) {
                         continue;
                     }
-                    addRow(rows, modelOfRow, policyOfRow, learned, "learned", new KeepPolicy(r, KeepPolicy.Method.LEARNED, pkg),
-                            accuracySet);
-                    addRow(rows, modelOfRow, policyOfRow, dense, "cls-attention",
-                            new KeepPolicy(r, KeepPolicy.Method.CLS_ATTENTION, pkg), accuracySet);
+                    add.row(learned, "learned", new KeepPolicy(r, KeepPolicy.Method.LEARNED, pkg));
+                    add.row(dense, "cls-attention", new KeepPolicy(r, KeepPolicy.Method.CLS_ATTENTION, pkg));
                 }
             }
-            out.printf(Locale.ROOT, "timing %d rows x %d rounds x %d stream configurations at batch %d (%d cores)...%n",
-                    rows.size(), rounds, configs.size(), batch, Runtime.getRuntime().availableProcessors());
+            out.printf(Locale.ROOT, "timing %d rows x %s x %d rounds x %d stream configurations at batch %d (%d cores)"
+                    + "...%n", rows.size(), BenchEngines.labels(kinds), rounds, configs.size(), batch,
+                    Runtime.getRuntime().availableProcessors());
             out.flush();
-            List<Timing.Timed> timed = new ArrayList<>();
+            double[][][] best = Timing.best(engines, timed, kinds, configs, test, batch, seconds, rounds);
             for (int i = 0; i < rows.size(); i++) {
-                ModelArtifact.Loaded m = modelOfRow.get(i);
-                timed.add(new Timing.Timed(m.model(), m.manifest().input(), policyOfRow.get(i)));
+                for (int k = 0; k < kinds.size(); k++) {
+                    System.arraycopy(best[i][k], 0, rows.get(i).ips()[k], 0, configs.size());
+                }
             }
-            double[][] best = Timing.best(timed, configs, test, batch, seconds, rounds);
-            for (int i = 0; i < rows.size(); i++) {
-                System.arraycopy(best[i], 0, rows.get(i).ips(), 0, configs.size());
-            }
-            double[] denseIps = rows.get(0).ips();
             double denseAcc = rows.get(0).accuracy();
-            out.printf(Locale.ROOT, "%nbase %s, sparse %s; accuracy on %d test images; images/s at batch %d, best of %d"
-                    + " interleaved rounds of %.0f s, per stream configuration (speed-up: over the dense base in the"
-                    + " same configuration)%n%n", dense.manifest().version(), learned.manifest().version(),
-                    accuracySet.count(), batch, rounds, seconds);
+            out.printf(Locale.ROOT, "%nbase %s, sparse %s; accuracy on %d test images on %s; images/s at batch %d on "
+                    + "each engine, best of %d interleaved rounds of %.1f s, per stream configuration (streams x "
+                    + "intra-op threads each; the streams share one engine) (speed-up: over the dense base on the "
+                    + "same engine in the same configuration)%n%n", dense.manifest().version(),
+                    learned.manifest().version(), accuracySet.count(), BenchEngines.label(kinds.get(0)), batch, rounds,
+                    seconds);
             StringBuilder head = new StringBuilder("| method | keep ratio | package token | patch tokens per stage | "
-                    + "MFLOPs/image | accuracy | Δ acc (points) |");
-            StringBuilder rule = new StringBuilder("|---|---:|:---:|---|---:|---:|---:|");
-            out.println(head.append(Timing.headerCells(configs)));
-            out.println(rule.append(Timing.ruleCells(configs)));
+                    + "MFLOPs/image | accuracy | Δ acc (points) | engine |");
+            StringBuilder rule = new StringBuilder("|---|---:|:---:|---|---:|---:|---:|---|");
+            out.println(head.append(Timing.headerCells(configs, false)));
+            out.println(rule.append(Timing.ruleCells(configs, false)));
             for (Row r : rows) {
-                StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
-                        "| %s | %.1f | %s | %s | %.2f | %.4f | %+.2f |", r.method(), r.ratio(),
-                        r.packageToken() ? "yes" : "no",
-                        r.patches().length == 0 ? String.valueOf(arch.numPatches()) : Arrays.toString(r.patches()),
-                        r.flops() / 1e6, r.accuracy(), 100 * (r.accuracy() - denseAcc)));
-                out.println(line.append(Timing.cells(r.ips(), denseIps)));
+                for (int k = 0; k < kinds.size(); k++) {
+                    StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
+                            "| %s | %.1f | %s | %s | %.2f | %.4f | %+.2f | %s |", r.method(), r.ratio(),
+                            r.packageToken() ? "yes" : "no",
+                            r.patches().length == 0 ? String.valueOf(arch.numPatches()) : Arrays.toString(r.patches()),
+                            r.flops() / 1e6, r.accuracy(), 100 * (r.accuracy() - denseAcc),
+                            BenchEngines.label(kinds.get(k))));
+                    out.println(line.append(Timing.cells(r.ips()[k], rows.get(0).ips()[k], null)));
+                }
             }
             out.flush();
-            writePlot(rows, configs);
+            writePlot(rows, kinds, configs);
             out.println();
             out.println("plot: " + plot);
         }
@@ -152,42 +162,79 @@ final class BenchSparsityCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void addRow(List<Row> rows, List<ModelArtifact.Loaded> models, List<KeepPolicy> policies,
-            ModelArtifact.Loaded m, String method, KeepPolicy policy, LabeledImages data) {
-        VitConfig arch = m.manifest().architecture();
-        SparsifierConfig stages = SparseForward.stagesFor(m.model().network(), policy);
-        int[] patches = policy.isDense() || stages == null ? new int[0]
-                : SparseForward.patchesPerStage(arch.numPatches(), stages.stages(), policy.keepRatio());
-        double acc = Evaluator.evaluate(m.model(), m.manifest().input(), data, 256, policy).accuracy();
-        rows.add(new Row(method, policy.keepRatio(), policy.packageToken(), patches,
-                SparseForward.flopsPerImage(arch, stages, policy), acc, new double[Timing.streams(streams).size()]));
-        models.add(m);
-        policies.add(policy);
-        spec.commandLine().getOut().printf(Locale.ROOT, "  %-13s ratio %.1f%s: accuracy %.4f%n", method,
-                policy.keepRatio(), policy.packageToken() ? " +package" : "", acc);
-        spec.commandLine().getOut().flush();
+    /** Builds the rows: accuracy once per row, on the first engine, which also times it. */
+    private final class Rows {
+        private final List<Row> rows;
+        private final List<Timing.Timed> timed;
+        private final BenchEngines engines;
+        private final List<EngineKind> kinds;
+        private final int configs;
+        private final LabeledImages data;
+
+        Rows(List<Row> rows, List<Timing.Timed> timed, BenchEngines engines, List<EngineKind> kinds, int configs,
+                LabeledImages data) {
+            this.rows = rows;
+            this.timed = timed;
+            this.engines = engines;
+            this.kinds = kinds;
+            this.configs = configs;
+            this.data = data;
+        }
+
+        void row(ModelArtifact.Loaded m, String method, KeepPolicy policy) {
+            VitConfig arch = m.manifest().architecture();
+            SparsifierConfig stages = SparseForward.stagesFor(m.model().network(), policy);
+            int[] patches = policy.isDense() || stages == null ? new int[0]
+                    : SparseForward.patchesPerStage(arch.numPatches(), stages.stages(), policy.keepRatio());
+            // The one-stream engine of the first kind, as the timing opens it: built once, used for both.
+            Timing.Streams one = Timing.Streams.of(1);
+            BenchEngines.usePyTorchThreads(kinds.get(0), one.threads());
+            double acc = Evaluator.evaluate(engines.engine(kinds.get(0), m, policy, one.threads(), 0),
+                    arch.numClasses(), m.manifest().input(), data, 256, policy).accuracy();
+            rows.add(new Row(method, policy.keepRatio(), policy.packageToken(), patches,
+                    SparseForward.flopsPerImage(arch, stages, policy), acc, new double[kinds.size()][configs]));
+            timed.add(new Timing.Timed(m, policy));
+            spec.commandLine().getOut().printf(Locale.ROOT, "  %-13s ratio %.1f%s: accuracy %.4f (%s)%n", method,
+                    policy.keepRatio(), policy.packageToken() ? " +package" : "", acc, BenchEngines.label(kinds.get(0)));
+            spec.commandLine().getOut().flush();
+        }
     }
 
-    /** The plot shows the last stream configuration (by default the worker's: one lane per core). */
-    private void writePlot(List<Row> rows, List<Integer> configs) throws java.io.IOException {
+    /**
+     * The plot shows the last stream configuration (by default the worker's: one lane per core), a series per method
+     * and engine (ORT: ONNX Runtime; DJL: PyTorch, in lighter colours; short, so the legend fits).
+     */
+    private void writePlot(List<Row> rows, List<EngineKind> kinds, List<Timing.Streams> configs)
+            throws java.io.IOException {
         int shown = configs.size() - 1;
         Map<String, List<ScatterPlot.Point>> series = new LinkedHashMap<>();
-        for (Row r : rows) {
-            String key = r.method().equals("dense base") ? "dense base"
-                    : r.method() + (r.packageToken() ? " + package token" : "");
-            series.computeIfAbsent(key, k -> new ArrayList<>())
-                    .add(new ScatterPlot.Point(r.ips()[shown], r.accuracy(), String.format(Locale.ROOT, "%.1f", r.ratio())));
+        for (int k = 0; k < kinds.size(); k++) {
+            for (Row r : rows) {
+                String key = (r.method().equals("dense base") ? "dense base"
+                        : r.method() + (r.packageToken() ? " + package token" : ""))
+                        + (kinds.size() > 1 ? (kinds.get(k) == EngineKind.PYTORCH ? ", DJL" : ", ORT") : "");
+                series.computeIfAbsent(key, x -> new ArrayList<>()).add(new ScatterPlot.Point(r.ips()[k][shown],
+                        r.accuracy(), String.format(Locale.ROOT, "%.1f", r.ratio())));
+            }
         }
         ScatterPlot p = new ScatterPlot("Token sparsification: accuracy vs images/s (batch " + batch + ", "
-                + Timing.label(configs.get(shown)) + ")",
+                + configs.get(shown).label() + ")",
                 "images/s", "test accuracy");
         Color[] colors = {Color.BLACK, new Color(0, 102, 204), new Color(204, 51, 0), new Color(0, 153, 102),
             new Color(153, 102, 0)};
+        int perEngine = series.size() / kinds.size();
         int c = 0;
         for (Map.Entry<String, List<ScatterPlot.Point>> e : series.entrySet()) {
-            p.add(new ScatterPlot.Series(e.getKey(), colors[c++ % colors.length], !e.getKey().equals("dense base"),
-                    e.getValue()));
+            Color color = colors[c % perEngine % colors.length];
+            if (c++ >= perEngine) {
+                color = lighter(color);
+            }
+            p.add(new ScatterPlot.Series(e.getKey(), color, !e.getKey().startsWith("dense base"), e.getValue()));
         }
         p.write(plot);
+    }
+
+    private static Color lighter(Color c) {
+        return new Color((c.getRed() + 255) / 2, (c.getGreen() + 255) / 2, (c.getBlue() + 255) / 2);
     }
 }

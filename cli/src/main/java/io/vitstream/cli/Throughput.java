@@ -2,8 +2,6 @@ package io.vitstream.cli;
 
 import io.vitstream.data.InputSpec;
 import io.vitstream.data.LabeledImages;
-import io.vitstream.model.VitModel;
-import io.vitstream.sparsity.KeepPolicy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -11,69 +9,37 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.Consumer;
+import java.util.function.IntFunction;
 
-/** Images/s of a model on real images at a fixed batch size, for benchmark tables (never for tests). */
+/**
+ * Images/s of forward passes on real images at a fixed batch size, for benchmark tables (never for tests). It knows
+ * no engine: a pass is a {@code Consumer<float[]>} of one batch of normalised pixels, and whoever calls sets the
+ * engine's threads.
+ */
 final class Throughput {
     private Throughput() {}
 
     /**
-     * Runs batches of real test images for about {@code seconds} after 3 warm-up batches; inputs are prepared
-     * beforehand so the figure is preprocessing-free forward passes.
+     * Runs {@code streams} streams side by side (one runs on the calling thread), each {@code passOfStream.apply(i)}
+     * over batches of real test images for about {@code seconds} after 3 warm-up batches, and returns their images/s
+     * together. Inputs are prepared beforehand, so the figure is preprocessing-free forward passes. On each stream's
+     * thread {@code onStreamThread} runs first (a benchmark pins it to cores there), then {@code passOfStream}: an
+     * engine it opens is built on that thread.
      */
-    static double imagesPerSecond(VitModel model, InputSpec input, LabeledImages data, int batch, double seconds,
-            KeepPolicy policy) {
-        return imagesPerSecond(model, input, data, batch, seconds, policy, 1);
-    }
-
-    /**
-     * As above with {@code streams} threads running forward passes side by side on the same model, as a worker's
-     * inference lanes do, each with cores / streams intra-op threads (restored after).
-     */
-    static double imagesPerSecond(VitModel model, InputSpec input, LabeledImages data, int batch, double seconds,
-            KeepPolicy policy, int streams) {
-        return imagesPerSecond(model, input, data, batch, seconds, policy, streams,
-                Runtime.getRuntime().availableProcessors(), () -> { });
-    }
-
-    /**
-     * As above on {@code cores} cores: cores / streams intra-op threads each; {@code onStreamThread} runs first on
-     * each stream's thread (a benchmark pins it to cores there; one stream runs on the calling thread).
-     */
-    static double imagesPerSecond(VitModel model, InputSpec input, LabeledImages data, int batch, double seconds,
-            KeepPolicy policy, int streams, int cores, Runnable onStreamThread) {
-        return imagesPerSecond(input, data, batch, seconds, pixels -> model.logits(pixels, batch, policy), streams,
-                cores, onStreamThread);
-    }
-
-    /**
-     * Images/s of the embedding alone ({@link VitModel#embedOnly}), measured as {@link #imagesPerSecond(VitModel,
-     * InputSpec, LabeledImages, int, double, KeepPolicy, int)} measures whole forward passes.
-     */
-    static double embeddingImagesPerSecond(VitModel model, InputSpec input, LabeledImages data, int batch,
-            double seconds, int streams) {
-        return imagesPerSecond(input, data, batch, seconds, pixels -> model.embedOnly(pixels, batch), streams,
-                Runtime.getRuntime().availableProcessors(), () -> { });
-    }
-
-    private static double imagesPerSecond(InputSpec input, LabeledImages data, int batch, double seconds,
-            Consumer<float[]> pass, int streams, int cores, Runnable onStreamThread) {
-        int before = VitModel.intraOpThreads();
-        VitModel.setIntraOpThreads(Math.max(1, cores / streams));
+    static double imagesPerSecond(InputSpec input, LabeledImages data, int batch, double seconds, int streams,
+            IntFunction<Consumer<float[]>> passOfStream, Runnable onStreamThread) {
         if (streams == 1) {
-            try {
-                onStreamThread.run();
-                return oneStream(input, data, batch, seconds, pass);
-            } finally {
-                VitModel.setIntraOpThreads(before);
-            }
+            onStreamThread.run();
+            return oneStream(input, data, batch, seconds, passOfStream.apply(0));
         }
         ExecutorService pool = Executors.newFixedThreadPool(streams);
         try {
             List<Future<Double>> each = new ArrayList<>();
             for (int i = 0; i < streams; i++) {
+                int stream = i;
                 each.add(pool.submit(() -> {
                     onStreamThread.run();
-                    return oneStream(input, data, batch, seconds, pass);
+                    return oneStream(input, data, batch, seconds, passOfStream.apply(stream));
                 }));
             }
             double total = 0;
@@ -88,7 +54,6 @@ final class Throughput {
             throw new IllegalStateException("forward pass failed", e.getCause());
         } finally {
             pool.shutdown();
-            VitModel.setIntraOpThreads(before);
         }
     }
 
