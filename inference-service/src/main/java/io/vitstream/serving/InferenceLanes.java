@@ -3,6 +3,7 @@ package io.vitstream.serving;
 import io.vitstream.data.InputSpec;
 import io.vitstream.serving.Decoder.Decoded;
 import io.vitstream.serving.WorkerMetrics.Phase;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -88,6 +89,10 @@ final class InferenceLanes implements AutoCloseable {
     }
 
     /** {@code laneCount} lanes; {@code teacher} (or null: no sampling) scores {@code teacherShare} of inputs. */
+    /** How often {@link #close} says it still waits for a running forward pass. */
+    static final Duration CLOSE_WARN_INTERVAL = Duration.ofMinutes(1);
+    private Duration closeWarnInterval = CLOSE_WARN_INTERVAL;
+
     InferenceLanes(String workerId, int laneCount, ServingModel teacher, double teacherShare, WorkerMetrics metrics) {
         this.workerId = workerId;
         this.metrics = metrics;
@@ -265,15 +270,31 @@ final class InferenceLanes implements AutoCloseable {
         }
     }
 
-    /** Stops the lanes and waits for a running forward pass to end, so that its model can be closed. */
+    /** Test hook: how often {@link #close} warns while it waits. */
+    void closeWarnInterval(Duration interval) {
+        this.closeWarnInterval = interval;
+    }
+
+    /**
+     * Stops the lanes and waits for a running forward pass to end, however long it takes, so that its model is never
+     * closed under it (native memory); a warning every {@link #CLOSE_WARN_INTERVAL} says what it waits for. An
+     * interrupt ends the wait early only after the pass has ended; the flag is kept for the caller.
+     */
     @Override
     public void close() {
         lanes.shutdown();
-        try {
-            if (!lanes.awaitTermination(1, TimeUnit.MINUTES)) {
-                log.warn("worker {}: a forward pass still runs after a minute; closing anyway", workerId);
+        boolean interrupted = false;
+        while (true) {
+            try {
+                if (lanes.awaitTermination(closeWarnInterval.toMillis(), TimeUnit.MILLISECONDS)) {
+                    break;
+                }
+                log.warn("worker {}: waiting for a forward pass to end before its model is closed", workerId);
+            } catch (InterruptedException e) {
+                interrupted = true; // still wait: closing the model now would free memory the pass is using
             }
-        } catch (InterruptedException e) {
+        }
+        if (interrupted) {
             Thread.currentThread().interrupt();
         }
     }

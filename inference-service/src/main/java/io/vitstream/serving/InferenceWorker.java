@@ -53,7 +53,13 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile boolean stopping;
-    private volatile boolean started;
+    /** NEW until {@link #run} or {@link #close} claims the worker; whichever comes first owns the clients. */
+    private final java.util.concurrent.atomic.AtomicReference<Lifecycle> lifecycle =
+            new java.util.concurrent.atomic.AtomicReference<>(Lifecycle.NEW);
+    /** The loop thread was interrupted: it stopped as if closed, and the flag is set again when it ends. */
+    private boolean interrupted;
+
+    private enum Lifecycle { NEW, RUNNING, CLOSED }
     // The stages, in the order a record passes them; the slots hold the models they run.
     private final ModelSlots slots;
     private final BatchCollector collector;
@@ -182,7 +188,10 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
      */
     @Override
     public void run() {
-        started = true;
+        if (!lifecycle.compareAndSet(Lifecycle.NEW, Lifecycle.RUNNING)) {
+            log.warn("worker {}: run() after close() or a second run(): nothing to do", config.workerId());
+            return;
+        }
         try {
             committer.initTransactions();
             while (slots.active() == null && !stopping) {
@@ -213,6 +222,14 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
                 throw e;
             }
             committer.commitAll();
+        } catch (org.apache.kafka.common.errors.InterruptException e) {
+            // An interrupt is a request to stop, not a broker hiccup: finish what is in the lanes, commit, close.
+            // The flag is cleared for that (Kafka's clients refuse to block while it is set) and set again after.
+            Thread.interrupted();
+            interrupted = true;
+            stopping = true;
+            log.info("worker {}: interrupted; committing what is done and stopping", config.workerId());
+            committer.commitAll();
         } catch (SimulatedCrash e) {
             // Die as a killed process would: the open transaction stays open, nothing is committed or aborted.
             log.warn("worker {}: simulated crash with an open transaction", config.workerId());
@@ -232,6 +249,9 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         } finally {
             if (finished.getCount() > 0) {
                 shutdown();
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
             }
         }
     }
@@ -263,12 +283,13 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         }
     }
 
-    private static void sleep(long ms) {
+    /** Sleeps on the loop thread; an interrupt stops the loop as {@link #close} would (the flag is set again later). */
+    private void sleep(long ms) {
         try {
             Thread.sleep(ms);
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new WakeupException();
+            interrupted = true;
+            stopping = true;
         }
     }
 
@@ -308,10 +329,12 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     @Override
     public void close() throws InterruptedException {
         stopping = true;
-        consumer.wakeup();
-        if (!started) {
-            shutdown(); // never ran: nothing is in flight, close here
+        if (lifecycle.compareAndSet(Lifecycle.NEW, Lifecycle.CLOSED)) {
+            shutdown(); // never ran, and now never will: nothing is in flight, close here
             return;
+        }
+        if (finished.getCount() > 0) {
+            consumer.wakeup();
         }
         finished.await();
     }

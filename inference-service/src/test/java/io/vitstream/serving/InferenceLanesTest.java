@@ -162,4 +162,16 @@ class InferenceLanesTest {
             assertThat(lanes.takeFinished(false)).isEmpty();
         }
     }
+
+    @Test
+    void closeWaitsForARunningForwardPassHoweverLongItTakes() {
+        InferenceLanes lanes = new InferenceLanes("w", 1, null, 0, metrics);
+        lanes.closeWarnInterval(java.time.Duration.ofMillis(20)); // many warnings, no giving up
+        lanes.delayForwards(400);
+        lanes.submit(images(0, 2), model, 1.0);
+        lanes.close();
+        // Closed only after the pass: its result is there, so the model it used was never closed under it.
+        List<InFlight> done = lanes.takeFinished(false);
+        assertThat(done).singleElement().satisfies(f -> assertThat(f.result().logits()).hasNumberOfRows(2));
+    }
 }

@@ -1,0 +1,98 @@
+package io.vitstream.serving;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.vitstream.kafka.KafkaBroker;
+import io.vitstream.kafka.Prediction;
+import io.vitstream.kafka.Topics;
+import io.vitstream.serving.TestKafka.Image;
+import io.vitstream.signing.ModelSigning;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** How a worker stops: an interrupt is an orderly stop, and close() before run() leaves run() nothing to touch. */
+@Tag("integration")
+class WorkerLifecycleIntegrationTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void anInterruptStopsTheWorkerInOrderAndKeepsTheFlag() throws Exception {
+        KeyPair keys = ModelSigning.generate();
+        Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
+        Path v1 = TestKafka.tinyModel(tmp, "v1", 3);
+        try (KafkaBroker broker = KafkaBroker.start(2)) {
+            TestKafka.publish(broker, v1, keys);
+            TestKafka.activate(broker, "v1", 1.0);
+            InferenceWorker worker = InferenceWorker.create(
+                    TestKafka.workerConfig(broker, "w1", publicKey, Map.of()), new SimpleMeterRegistry());
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            AtomicBoolean flagAfter = new AtomicBoolean();
+            Thread loop = new Thread(() -> {
+                try {
+                    worker.run();
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+                flagAfter.set(Thread.currentThread().isInterrupted());
+            }, "lifecycle-worker");
+            loop.start();
+            TestKafka.await("ready", worker::ready, Duration.ofSeconds(30));
+            List<Image> images = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                images.add(new Image("img-" + i, TestImages.png(i), Map.of()));
+            }
+            TestKafka.produce(broker, images);
+            TestKafka.readUntil(broker, Topics.PREDICTIONS, true, l -> l.size() >= 20, Duration.ofSeconds(30));
+
+            loop.interrupt();
+            loop.join(30_000);
+            assertThat(loop.isAlive()).as("the worker stopped").isFalse();
+            assertThat(failure.get()).as("run() returned normally").isNull();
+            assertThat(flagAfter.get()).as("the interrupt flag is set again for the caller").isTrue();
+            assertThat(worker.status().health()).isEqualTo("stopped");
+
+            List<ConsumerRecord<String, byte[]>> predictions = TestKafka.readUntil(broker, Topics.PREDICTIONS, true,
+                    l -> l.size() >= 20, Duration.ofSeconds(10));
+            assertThat(predictions.stream().map(r -> Prediction.SERDE.parse(r.value()).id())
+                    .collect(Collectors.groupingBy(id -> id, Collectors.counting())))
+                    .hasSize(20).allSatisfy((id, n) -> assertThat(n).as(id).isEqualTo(1L));
+        }
+    }
+
+    @Test
+    void closeBeforeRunLeavesRunNothingToDo() throws Exception {
+        KeyPair keys = ModelSigning.generate();
+        Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
+        try (KafkaBroker broker = KafkaBroker.start(1)) {
+            InferenceWorker worker = InferenceWorker.create(
+                    TestKafka.workerConfig(broker, "w2", publicKey, Map.of()), new SimpleMeterRegistry());
+            worker.close(); // from the thread that would have started it: the clients are closed here
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread loop = new Thread(() -> {
+                try {
+                    worker.run(); // would use the closed consumer without the claim on the lifecycle
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            });
+            loop.start();
+            loop.join(10_000);
+            assertThat(loop.isAlive()).isFalse();
+            assertThat(failure.get()).isNull();
+            worker.awaitStopped();
+        }
+    }
+}
