@@ -9,6 +9,7 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
@@ -21,9 +22,11 @@ import java.util.concurrent.Executors;
  */
 public final class HttpEndpoints implements AutoCloseable {
     private final HttpServer server;
+    private final ExecutorService pool;
 
-    private HttpEndpoints(HttpServer server) {
+    private HttpEndpoints(HttpServer server, ExecutorService pool) {
         this.server = server;
+        this.pool = pool;
     }
 
     /** Starts serving on {@code port} (0: any free port) on all interfaces, so Prometheus can scrape it. */
@@ -39,13 +42,14 @@ public final class HttpEndpoints implements AutoCloseable {
             respond(ex, ready ? 200 : 503, "application/json",
                     Json.MAPPER.writeValueAsString(Map.of("ready", ready)));
         });
-        server.setExecutor(Executors.newFixedThreadPool(2, r -> {
+        ExecutorService pool = Executors.newFixedThreadPool(2, r -> {
             Thread t = new Thread(r, "http-" + worker.workerId());
             t.setDaemon(true);
             return t;
-        }));
+        });
+        server.setExecutor(pool);
         server.start();
-        return new HttpEndpoints(server);
+        return new HttpEndpoints(server, pool);
     }
 
     public int port() {
@@ -70,5 +74,6 @@ public final class HttpEndpoints implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
+        pool.shutdownNow(); // the server does not own the executor it was given: its threads would outlive it
     }
 }

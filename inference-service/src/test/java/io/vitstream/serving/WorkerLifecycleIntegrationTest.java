@@ -73,6 +73,35 @@ class WorkerLifecycleIntegrationTest {
     }
 
     @Test
+    void theHttpEndpointsLeaveNoThreadBehind() throws Exception {
+        KeyPair keys = ModelSigning.generate();
+        Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
+        try (KafkaBroker broker = KafkaBroker.start(1)) {
+            InferenceWorker worker = InferenceWorker.create(
+                    TestKafka.workerConfig(broker, "w3", publicKey, Map.of()), new SimpleMeterRegistry());
+            try {
+                HttpEndpoints http = HttpEndpoints.start(0, new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(
+                        io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT), worker);
+                var client = java.net.http.HttpClient.newHttpClient();
+                var response = client.send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + http.port() + "/health")).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                assertThat(response.statusCode()).isEqualTo(200);
+                assertThat(httpThreads("w3")).isPositive();
+                http.close();
+                TestKafka.await("the endpoint's threads ended", () -> httpThreads("w3") == 0, Duration.ofSeconds(10));
+            } finally {
+                worker.close();
+            }
+        }
+    }
+
+    private static long httpThreads(String workerId) {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("http-" + workerId) && t.isAlive()).count();
+    }
+
+    @Test
     void closeBeforeRunLeavesRunNothingToDo() throws Exception {
         KeyPair keys = ModelSigning.generate();
         Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
