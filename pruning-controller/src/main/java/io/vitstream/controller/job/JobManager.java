@@ -29,9 +29,20 @@ public final class JobManager implements AutoCloseable {
     private volatile JobStatus current;
     private volatile Thread thread;
 
+    /** How long {@link #close} waits for a running job before abandoning it. */
+    public static final Duration CLOSE_GRACE = Duration.ofSeconds(30);
+
+    private final Duration closeGrace;
+
     public JobManager(PruneRunner runner, Clock clock) {
+        this(runner, clock, CLOSE_GRACE);
+    }
+
+    /** As above, waiting at most {@code closeGrace} for a running job on {@link #close}. */
+    public JobManager(PruneRunner runner, Clock clock, Duration closeGrace) {
         this.runner = runner;
         this.clock = clock;
+        this.closeGrace = closeGrace;
     }
 
     /** The running job, or the last one, or null. */
@@ -92,12 +103,20 @@ public final class JobManager implements AutoCloseable {
         onDone.accept(this, new Finished(done, result, Duration.between(start, end)));
     }
 
-    /** Waits a little for a running job's thread (it cannot be interrupted safely mid-training). */
+    /**
+     * Waits up to the close grace for a running job to end (it cannot be interrupted safely mid-training); a job still
+     * running then is abandoned with a warning (its thread is a daemon, and the next controller re-plans from the
+     * compacted topics).
+     */
     @Override
     public void close() throws InterruptedException {
         Thread t = thread;
         if (t != null && t.isAlive()) {
-            log.warn("stopping with prune {} still running; it is abandoned", current.id());
+            log.info("waiting up to {} s for prune {} to end", closeGrace.toSeconds(), current.id());
+            t.join(closeGrace.toMillis());
+            if (t.isAlive()) {
+                log.warn("stopping with prune {} still running; it is abandoned", current.id());
+            }
         }
     }
 }
