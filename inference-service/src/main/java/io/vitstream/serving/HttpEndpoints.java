@@ -13,7 +13,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
- * {@code /metrics} (Prometheus text), {@code /health} (live: the process answers, with the worker's status) and
+ * {@code /metrics} (Prometheus text), {@code /health} (the worker's status; 200 while it is live, 503 once its model
+ * follower has died, so that an orchestrator restarts it) and
  * {@code /ready} (200 once a model is loaded and warm, 503 before).
  *
  * <p>The JDK's built-in HttpServer rather than Javalin: three read-only GET endpoints need no routing, JSON body
@@ -35,8 +36,11 @@ public final class HttpEndpoints implements AutoCloseable {
         HttpServer server = HttpServer.create(new InetSocketAddress(port), 0);
         server.createContext("/metrics", ex -> respond(ex, 200, "text/plain; version=0.0.4; charset=utf-8",
                 registry.scrape()));
-        server.createContext("/health", ex -> respond(ex, 200, "application/json",
-                Json.MAPPER.writeValueAsString(worker.status())));
+        server.createContext("/health", ex -> {
+            var status = worker.status();
+            respond(ex, ModelFollower.UNHEALTHY.equals(status.health()) ? 503 : 200, "application/json",
+                    Json.MAPPER.writeValueAsString(status));
+        });
         server.createContext("/ready", ex -> {
             boolean ready = worker.ready();
             respond(ex, ready ? 200 : 503, "application/json",

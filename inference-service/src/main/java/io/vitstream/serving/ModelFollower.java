@@ -75,6 +75,9 @@ final class ModelFollower implements AutoCloseable {
 
     // Shared with the worker thread and the HTTP threads.
     private java.util.function.DoubleConsumer beforeKeepRatio = r -> { };
+    /** Health when the follower's loop has died: serving goes on, but no new control or version reaches it. */
+    static final String UNHEALTHY = "unhealthy";
+    private volatile boolean dead;
     private volatile ControlMessage desired;
     private volatile String loading;
     private volatile String serving;
@@ -198,7 +201,10 @@ final class ModelFollower implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             lastError = "model follower stopped: " + e;
-            log.error("model follower stopped; the worker keeps serving its current model", e);
+            dead = true;
+            heartbeatSoon();
+            log.error("model follower stopped; the worker keeps serving its current model but follows neither"
+                    + " vit.control nor vit.models any more: health is unhealthy", e);
         }
     }
 
@@ -394,6 +400,9 @@ final class ModelFollower implements AutoCloseable {
     String health() {
         if (stopped) {
             return "stopped";
+        }
+        if (dead) {
+            return UNHEALTHY;
         }
         if (serving == null) {
             return "starting";

@@ -96,6 +96,33 @@ class WorkerLifecycleIntegrationTest {
         }
     }
 
+    @Test
+    void aDeadModelFollowerMakesTheWorkerUnhealthy() throws Exception {
+        KeyPair keys = ModelSigning.generate();
+        Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
+        Path v1 = TestKafka.tinyModel(tmp, "v1", 4);
+        try (KafkaBroker broker = KafkaBroker.start(1)) {
+            // Without the control and model topics the follower has nothing to read and its loop dies at once.
+            try (var admin = org.apache.kafka.clients.admin.Admin.create(broker.clientConfig())) {
+                admin.deleteTopics(List.of(Topics.CONTROL, Topics.MODELS)).all().get();
+            }
+            try (TestKafka.RunningWorker w = TestKafka.RunningWorker.start(TestKafka.workerConfig(broker, "w4",
+                    publicKey, Map.of("model.dir", v1.toString())));
+                    HttpEndpoints http = HttpEndpoints.start(0, new io.micrometer.prometheusmetrics
+                            .PrometheusMeterRegistry(io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT),
+                            w.worker())) {
+                TestKafka.await("unhealthy", () -> w.worker().status().health().equals("unhealthy"),
+                        Duration.ofSeconds(60));
+                assertThat(w.worker().status().lastError()).contains("model follower stopped");
+                var response = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://127.0.0.1:" + http.port() + "/health")).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                assertThat(response.statusCode()).isEqualTo(503);
+                assertThat(response.body()).contains("\"health\":\"unhealthy\"");
+            }
+        }
+    }
+
     private static long httpThreads(String workerId) {
         return Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.getName().equals("http-" + workerId) && t.isAlive()).count();
