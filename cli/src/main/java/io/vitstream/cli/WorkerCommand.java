@@ -29,7 +29,7 @@ final class WorkerCommand implements Callable<Integer> {
     @Option(names = "--public-key", description = "Ed25519 public key that models from vit.models must be signed with.")
     String publicKey;
 
-    @Option(names = "--worker-id", description = "Worker id (default: host-pid).")
+    @Option(names = "--worker-id", description = "Worker id (default: host name plus the lowest index free on this host, stable across restarts).")
     String workerId;
 
     @Option(names = "--group-id", description = "Consumer group (default: vitstream-workers).")

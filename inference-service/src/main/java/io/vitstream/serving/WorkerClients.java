@@ -14,6 +14,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
 
 /** The worker's Kafka clients: the image consumer and the transactional producer, set up for exactly-once serving. */
 final class WorkerClients {
+    /** Group session timeout of the image consumer unless {@code kafka.session.timeout.ms} says otherwise. */
+    static final int SESSION_TIMEOUT_MS = 10_000;
+
     private WorkerClients() {}
 
     /** Settings every client of the worker shares: the {@code kafka.} settings and the bootstrap servers. */
@@ -32,7 +35,11 @@ final class WorkerClients {
         c.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, config.batchMaxSize());
-        config.kafka().forEach((k, v) -> c.putIfAbsent(k, v));
+        // A killed worker's partitions move after the session timeout (Kafka's default: 45 s of SLO misses); its
+        // open transaction is aborted after the producer's transaction timeout below, or at once when it restarts
+        // under the same id. Heartbeats come from the consumer's own thread, so long forward passes do not count.
+        c.putIfAbsent(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, SESSION_TIMEOUT_MS);
+        c.putIfAbsent(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, SESSION_TIMEOUT_MS / 3);
         return new KafkaConsumer<>(c, new StringDeserializer(), new ByteArrayDeserializer());
     }
 

@@ -4,7 +4,6 @@ import io.vitstream.engine.EngineKind;
 import io.vitstream.engine.EngineOptions;
 import io.vitstream.util.Settings;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
@@ -98,7 +97,10 @@ public record WorkerConfig(
             p.error("bootstrap.servers is required (--bootstrap-servers or KAFKA_BOOTSTRAP_SERVERS)");
         }
         String group = p.string("group.id", "vitstream-workers");
-        String worker = p.string("worker.id", defaultWorkerId());
+        String worker = p.string("worker.id", null);
+        if (worker == null) {
+            worker = defaultWorkerId(); // only when none is given: it claims an index on this host
+        }
         if (worker.isBlank() || !worker.matches("[A-Za-z0-9._-]+")) {
             p.error("worker.id must be letters, digits, '.', '_' or '-', got '" + worker + "'");
         }
@@ -185,6 +187,12 @@ public record WorkerConfig(
         throw new IllegalArgumentException("device must be auto, cpu, gpu or gpu:N, got '" + name + "'");
     }
 
+    /**
+     * The host name plus the lowest index no other worker process on this host holds (a lock file under the
+     * temporary directory, released by the OS when the process dies): stable across restarts, so a restarted worker
+     * reuses its predecessor's transactional id and fences its open transaction at once, and distinct for workers
+     * side by side.
+     */
     private static String defaultWorkerId() {
         String host;
         try {
@@ -192,7 +200,7 @@ public record WorkerConfig(
         } catch (IOException e) {
             host = "worker";
         }
-        String pid = ManagementFactory.getRuntimeMXBean().getName().split("@")[0];
-        return (host + "-" + pid).replaceAll("[^A-Za-z0-9._-]", "-");
+        host = host.replaceAll("[^A-Za-z0-9._-]", "-");
+        return host + "-" + WorkerIndex.claim(host);
     }
 }

@@ -87,6 +87,33 @@ class WorkerConfigTest {
     }
 
     @Test
+    void theDefaultWorkerIdIsTheHostPlusTheLowestFreeIndexAndComesBackAfterTheHolderDies() throws Exception {
+        Path locks = tmp.resolve("ids");
+        int first = WorkerIndex.claim("h", locks);
+        int second = WorkerIndex.claim("h", locks);
+        assertThat(first).isZero();
+        assertThat(second).isEqualTo(1);
+        // A second process on the same host takes the next index while both live, and 0 once a holder is gone
+        // (a SIGKILL releases the lock with the process).
+        Process other = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), WorkerIndexMain.class.getName(), locks.toString())
+                .redirectErrorStream(true).start();
+        String line = new String(other.getInputStream().readNBytes(2), java.nio.charset.StandardCharsets.US_ASCII);
+        assertThat(line.trim()).isEqualTo("2");
+        other.destroyForcibly().waitFor();
+        Process again = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), WorkerIndexMain.class.getName(), locks.toString())
+                .redirectErrorStream(true).start();
+        String line2 = new String(again.getInputStream().readNBytes(2), java.nio.charset.StandardCharsets.US_ASCII);
+        assertThat(line2.trim()).isEqualTo("2");
+        again.destroyForcibly().waitFor();
+        Path key = Files.writeString(tmp.resolve("k.pub"), "x");
+        String id = WorkerConfig.parse(Map.of("bootstrap.servers", "h:9092", "model.public.key", key.toString()))
+                .workerId();
+        assertThat(id).matches("[A-Za-z0-9._-]+-\\d+");
+    }
+
+    @Test
     void environmentNamesMapToSettings() {
         assertThat(WorkerConfig.fromEnvironment(Map.of("KAFKA_BOOTSTRAP_SERVERS", "b:1", "VITSTREAM_BATCH_MAX_SIZE",
                 "8", "VITSTREAM_KAFKA_SASL_MECHANISM", "PLAIN", "VITSTREAM_JAVA_OPTS", "-Xmx1g", "PATH", "/bin",
