@@ -15,7 +15,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 /** The worker's Kafka clients: the image consumer and the transactional producer, set up for exactly-once serving. */
 final class WorkerClients {
     /** Group session timeout of the image consumer unless {@code kafka.session.timeout.ms} says otherwise. */
-    static final int SESSION_TIMEOUT_MS = 10_000;
+    static final int SESSION_TIMEOUT_MS = 6_000; // the broker's default group.min.session.timeout.ms
 
     private WorkerClients() {}
 
