@@ -42,7 +42,8 @@ import picocli.CommandLine.Model.CommandSpec;
         description = {
             "Run the serving path end to end on this machine: embedded Kafka broker (KRaft), signed model publication,",
             "an inference worker, Fashion-MNIST test images streamed in phases while the keep ratio is turned live,",
-            "malformed inputs to the dead-letter topic; then a table of accuracy, latency, FLOPs and tokens per phase.",
+            "malformed inputs to the dead-letter topic; then a table of accuracy, latency, FLOPs and tokens per phase,",
+            "and it goes on serving (a live line every 5 s) until Ctrl-C or --duration, for any Kafka client to use.",
             "The controller runs alongside (admin URL and token printed). With --slo-ms, the controller's loop acts",
             "instead: keep ratio stepped down, a re-prune job, the new version as canary, promotion; each step printed."
         })
@@ -76,6 +77,13 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--duration-s", defaultValue = "900", description = "Longest run with --slo-ms (default: ${DEFAULT-VALUE}).")
     int durationSeconds;
 
+    @Option(names = "--serve", description = "Skip the keep-ratio phases: start everything and serve at once.")
+    boolean serveOnly;
+
+    @Option(names = "--duration", paramLabel = "SECONDS", description = {"After the phases (or with --serve at once),"
+            + " serve this long, printing a live line every 5 s; without it, serve until Ctrl-C."})
+    Integer serveSeconds;
+
     @Mixin
     DataOptions data;
 
@@ -98,6 +106,9 @@ final class DemoCommand implements Callable<Integer> {
         if (rate < 1 || rate > 100_000) {
             throw new UserError("--rate must be in 1..100000, got " + rate);
         }
+        if (serveSeconds != null && serveSeconds < 1) {
+            throw new UserError("--duration must be at least 1 second, got " + serveSeconds);
+        }
         if (durationSeconds < 10) {
             throw new UserError("--duration-s must be at least 10, got " + durationSeconds);
         }
@@ -117,8 +128,10 @@ final class DemoCommand implements Callable<Integer> {
                         : "dense; keep ratios below 1.0 use the CLS-attention ranking");
         out.println("starting a single-node Kafka broker (KRaft, child JVM) on 127.0.0.1 ...");
         out.flush();
+        String[] bootstrapAddress = new String[1];
         try (LocalServing local = LocalServing.start(served, ratios.get(0), batchMaxSize,
                 Map.of("engine", engineKind.id()), bootstrap -> {
+            bootstrapAddress[0] = bootstrap;
             out.println("broker up at " + bootstrap + " (any Kafka client can produce to " + Topics.IMAGES
                     + " and read " + Topics.PREDICTIONS + " while the demo runs); topics: " + String.join(", ", Topics.ALL));
             out.flush();
@@ -140,6 +153,11 @@ final class DemoCommand implements Callable<Integer> {
             out.flush();
             if (sloMs != null) {
                 DemoLoop.run(out, local, controller, test, rate, Duration.ofSeconds(durationSeconds));
+                return 0;
+            }
+            Duration serveFor = serveSeconds == null ? null : Duration.ofSeconds(serveSeconds);
+            if (serveOnly) {
+                DemoServe.run(out, local, bootstrapAddress[0], admin, predictions, dlq, serveFor);
                 return 0;
             }
             String run = UUID.randomUUID().toString().substring(0, 8);
@@ -185,6 +203,7 @@ final class DemoCommand implements Callable<Integer> {
                 }
             }
             print(out, manifest, phases, reasons, batchMaxSize);
+            DemoServe.run(out, local, bootstrapAddress[0], admin, predictions, dlq, serveFor);
         }
         out.flush();
         return 0;
