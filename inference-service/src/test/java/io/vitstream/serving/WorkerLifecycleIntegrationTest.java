@@ -74,19 +74,14 @@ class WorkerLifecycleIntegrationTest {
 
     @Test
     void theHttpEndpointsLeaveNoThreadBehind() throws Exception {
-        KeyPair keys = ModelSigning.generate();
-        Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
+        Path publicKey = TestKafka.writeKeys(ModelSigning.generate(), tmp.resolve("keys"));
         try (KafkaBroker broker = KafkaBroker.start(1)) {
             InferenceWorker worker = InferenceWorker.create(
                     TestKafka.workerConfig(broker, "w3", publicKey, Map.of()), new SimpleMeterRegistry());
             try {
                 HttpEndpoints http = HttpEndpoints.start(0, new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(
                         io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT), worker);
-                var client = java.net.http.HttpClient.newHttpClient();
-                var response = client.send(java.net.http.HttpRequest.newBuilder(
-                        java.net.URI.create("http://127.0.0.1:" + http.port() + "/health")).build(),
-                        java.net.http.HttpResponse.BodyHandlers.ofString());
-                assertThat(response.statusCode()).isEqualTo(200);
+                assertThat(get(http, "/health").statusCode()).isEqualTo(200);
                 assertThat(httpThreads("w3")).isPositive();
                 http.close();
                 TestKafka.await("the endpoint's threads ended", () -> httpThreads("w3") == 0, Duration.ofSeconds(10));
@@ -98,8 +93,7 @@ class WorkerLifecycleIntegrationTest {
 
     @Test
     void aDeadModelFollowerMakesTheWorkerUnhealthy() throws Exception {
-        KeyPair keys = ModelSigning.generate();
-        Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
+        Path publicKey = TestKafka.writeKeys(ModelSigning.generate(), tmp.resolve("keys"));
         Path v1 = TestKafka.tinyModel(tmp, "v1", 4);
         try (KafkaBroker broker = KafkaBroker.start(1)) {
             // Without the control and model topics the follower has nothing to read and its loop dies at once.
@@ -114,13 +108,17 @@ class WorkerLifecycleIntegrationTest {
                 TestKafka.await("unhealthy", () -> w.worker().status().health().equals("unhealthy"),
                         Duration.ofSeconds(60));
                 assertThat(w.worker().status().lastError()).contains("model follower stopped");
-                var response = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
-                        java.net.URI.create("http://127.0.0.1:" + http.port() + "/health")).build(),
-                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                var response = get(http, "/health");
                 assertThat(response.statusCode()).isEqualTo(503);
                 assertThat(response.body()).contains("\"health\":\"unhealthy\"");
             }
         }
+    }
+
+    private static java.net.http.HttpResponse<String> get(HttpEndpoints http, String path) throws Exception {
+        return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://127.0.0.1:" + http.port() + path)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
     }
 
     private static long httpThreads(String workerId) {
@@ -130,8 +128,7 @@ class WorkerLifecycleIntegrationTest {
 
     @Test
     void closeBeforeRunLeavesRunNothingToDo() throws Exception {
-        KeyPair keys = ModelSigning.generate();
-        Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
+        Path publicKey = TestKafka.writeKeys(ModelSigning.generate(), tmp.resolve("keys"));
         try (KafkaBroker broker = KafkaBroker.start(1)) {
             InferenceWorker worker = InferenceWorker.create(
                     TestKafka.workerConfig(broker, "w2", publicKey, Map.of()), new SimpleMeterRegistry());
