@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vitstream.data.FashionMnist;
 import io.vitstream.data.LabeledImages;
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
+import io.vitstream.testing.TestBroker;
 import io.vitstream.testing.TestData;
 import io.vitstream.testing.TestModels;
 import java.nio.file.Files;
@@ -57,7 +57,7 @@ class FailoverIntegrationTest {
     private void failover(boolean restart) throws Exception {
         Path model = TestModels.tiny(tmp, "v1", null, 5);
         LabeledImages test = FashionMnist.load(TestData.fashionMnist(), FashionMnist.Split.TEST);
-        try (KafkaBroker broker = KafkaBroker.start(4)) {
+        try (TestBroker broker = TestBroker.start(4)) {
             List<Process> workers = new ArrayList<>(List.of(worker(broker, model, "fa"), worker(broker, model, "fb")));
             try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(new HashMap<>(broker.clientConfig()),
                     new StringSerializer(), new ByteArraySerializer())) {
@@ -113,7 +113,7 @@ class FailoverIntegrationTest {
         }
     }
 
-    private Process worker(KafkaBroker broker, Path model, String id) throws Exception {
+    private Process worker(TestBroker broker, Path model, String id) throws Exception {
         Path log = Files.createTempFile(tmp, id + "-", ".log");
         return new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx1g", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
@@ -127,7 +127,7 @@ class FailoverIntegrationTest {
      * duplicates); counts per id in {@code seen}, the workers that answered in {@code workers}. Returns when the last
      * missing prediction arrived.
      */
-    private static long readUntil(KafkaBroker broker, Map<String, Integer> seen, List<String> workers, int expected,
+    private static long readUntil(TestBroker broker, Map<String, Integer> seen, List<String> workers, int expected,
             Duration timeout) {
         Map<String, Object> c = new HashMap<>(broker.clientConfig());
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");

@@ -6,12 +6,12 @@ import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.InputSpec;
 import io.vitstream.kafka.ControlMessage;
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.ModelRecords;
 import io.vitstream.kafka.Topics;
 import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
 import io.vitstream.signing.ModelSigning;
+import io.vitstream.testing.TestBroker;
 import java.awt.image.BufferedImage;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -70,7 +70,7 @@ class KafkaCommandsTest {
             }
         }
 
-        try (KafkaBroker broker = KafkaBroker.start(1)) {
+        try (TestBroker broker = TestBroker.start(1)) {
             CliRun pubRes = run("publish-model", "--model", model.toString(), "--private-key", priv.toString(),
                     "--bootstrap-servers", broker.bootstrapServers(), "--activate", "--keep-ratio", "0.8");
             assertThat(pubRes.code()).as(pubRes.err()).isZero();
@@ -106,7 +106,7 @@ class KafkaCommandsTest {
                 .contains("http.port must be an integer").contains("model.public.key");
     }
 
-    private static List<ConsumerRecord<String, byte[]>> read(KafkaBroker broker, String topic, int atLeast) {
+    private static List<ConsumerRecord<String, byte[]>> read(TestBroker broker, String topic, int atLeast) {
         List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
         try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(Map.of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers(),

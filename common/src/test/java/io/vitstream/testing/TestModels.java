@@ -4,7 +4,6 @@ import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.InputSpec;
 import io.vitstream.kafka.ControlMessage;
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.ModelRecords;
 import io.vitstream.kafka.Publisher;
 import io.vitstream.model.FlopCounter;
@@ -36,11 +35,11 @@ public final class TestModels {
         return dir;
     }
 
-    public static void publish(KafkaBroker broker, Path dir, KeyPair keys) {
+    public static void publish(TestBroker broker, Path dir, KeyPair keys) {
         Publisher.publishModel(broker.clientConfig(), ModelRecords.fromArtifact(dir, keys.getPrivate(), 4096));
     }
 
-    public static void activate(KafkaBroker broker, String version, double keepRatio) {
+    public static void activate(TestBroker broker, String version, double keepRatio) {
         Publisher.setControl(broker.clientConfig(), ControlMessage.active(version, keepRatio));
     }
 
@@ -48,7 +47,7 @@ public final class TestModels {
      * Settings of a test worker on {@code broker} that accepts models signed for {@code publicKey}: no HTTP server,
      * small quick batches, fast heartbeats and group session timeouts, so tests see swaps and rebalances in seconds.
      */
-    public static java.util.Map<String, String> workerSettings(KafkaBroker broker, String workerId, Path publicKey) {
+    public static java.util.Map<String, String> workerSettings(TestBroker broker, String workerId, Path publicKey) {
         java.util.Map<String, String> s = new java.util.LinkedHashMap<>();
         s.put("bootstrap.servers", broker.bootstrapServers());
         s.put("worker.id", workerId);

@@ -2,11 +2,11 @@ package io.vitstream.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.Topics;
 import io.vitstream.serving.TestKafka.Image;
 import io.vitstream.serving.TestKafka.RunningWorker;
 import io.vitstream.signing.ModelSigning;
+import io.vitstream.testing.TestBroker;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Duration;
@@ -43,7 +43,7 @@ class CrashRecoveryIntegrationTest {
         Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
         Path v1 = TestKafka.tinyModel(tmp, "v1", 1);
         Map<String, String> small = Map.of("batch.max.size", "4", "batch.max.wait.ms", "5");
-        try (KafkaBroker broker = KafkaBroker.start(4)) {
+        try (TestBroker broker = TestBroker.start(4)) {
             TestKafka.publish(broker, v1, keys);
             TestKafka.activate(broker, "v1", 1.0);
             RunningWorker a = RunningWorker.start(TestKafka.workerConfig(broker, "a", publicKey, small));

@@ -7,12 +7,12 @@ import io.vitstream.data.FashionMnist;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.evaluation.EvalResult;
 import io.vitstream.evaluation.Evaluator;
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
 import io.vitstream.serving.TestKafka.Image;
 import io.vitstream.serving.TestKafka.RunningWorker;
 import io.vitstream.signing.ModelSigning;
+import io.vitstream.testing.TestBroker;
 import io.vitstream.testing.TestData;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -23,9 +23,9 @@ import java.util.List;
 import java.util.Map;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * 2,000 labelled Fashion-MNIST test images through the broker: 2,000 predictions, the offline accuracy; with one
@@ -51,7 +51,7 @@ class FashionMnistStreamTest {
         Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
         Path v1 = TestKafka.tinyModel(tmp, "v1", 21);
 
-        try (KafkaBroker broker = KafkaBroker.start(2)) {
+        try (TestBroker broker = TestBroker.start(2)) {
             TestKafka.publish(broker, v1, keys);
             TestKafka.activate(broker, "v1", 1.0);
             try (RunningWorker w = RunningWorker.start(TestKafka.workerConfig(broker, "w1", publicKey,

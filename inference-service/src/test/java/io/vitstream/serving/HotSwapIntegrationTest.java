@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vitstream.artifact.ModelArtifact;
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.ModelRecords;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Publisher;
@@ -13,6 +12,7 @@ import io.vitstream.kafka.WorkerStatus;
 import io.vitstream.serving.TestKafka.Image;
 import io.vitstream.serving.TestKafka.RunningWorker;
 import io.vitstream.signing.ModelSigning;
+import io.vitstream.testing.TestBroker;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -47,7 +47,7 @@ class HotSwapIntegrationTest {
         return out;
     }
 
-    private static Map<String, Prediction> predictions(KafkaBroker broker, int atLeast) {
+    private static Map<String, Prediction> predictions(TestBroker broker, int atLeast) {
         List<ConsumerRecord<String, byte[]>> recs = TestKafka.readUntil(broker, Topics.PREDICTIONS, true,
                 l -> l.size() >= atLeast, Duration.ofSeconds(40));
         Map<String, Prediction> byId = new java.util.HashMap<>();
@@ -66,7 +66,7 @@ class HotSwapIntegrationTest {
         Path v1 = TestKafka.tinyModel(tmp, "v1", 1);
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
 
-        try (KafkaBroker broker = KafkaBroker.start(2)) {
+        try (TestBroker broker = TestBroker.start(2)) {
             TestKafka.publish(broker, v1, keys);
             TestKafka.activate(broker, "v1", 1.0);
             try (RunningWorker w = RunningWorker.start(TestKafka.workerConfig(broker, "w1", publicKey, Map.of()),

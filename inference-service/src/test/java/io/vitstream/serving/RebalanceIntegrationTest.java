@@ -2,12 +2,12 @@ package io.vitstream.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
 import io.vitstream.serving.TestKafka.Image;
 import io.vitstream.serving.TestKafka.RunningWorker;
 import io.vitstream.signing.ModelSigning;
+import io.vitstream.testing.TestBroker;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Duration;
@@ -51,7 +51,7 @@ class RebalanceIntegrationTest {
         Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
         Path v1 = TestKafka.tinyModel(tmp, "v1", 1);
         int total = 400;
-        try (KafkaBroker broker = KafkaBroker.start(4)) {
+        try (TestBroker broker = TestBroker.start(4)) {
             TestKafka.publish(broker, v1, keys);
             TestKafka.activate(broker, "v1", 1.0);
             try (RunningWorker a = RunningWorker.start(TestKafka.workerConfig(broker, "a", publicKey, slow))) {

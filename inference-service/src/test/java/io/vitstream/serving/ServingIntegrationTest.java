@@ -7,7 +7,6 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.InputSpec;
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
 import io.vitstream.model.FlopCounter;
@@ -16,6 +15,7 @@ import io.vitstream.serving.TestKafka.RunningWorker;
 import io.vitstream.serving.decode.ImageDecoder;
 import io.vitstream.serving.decode.RejectReason;
 import io.vitstream.signing.ModelSigning;
+import io.vitstream.testing.TestBroker;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -33,9 +33,9 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /** One worker on a real broker: good inputs of every format are predicted once; every bad kind is dead-lettered. */
 @Tag("integration")
@@ -86,7 +86,7 @@ class ServingIntegrationTest {
         }
         stream.add(keyless);
 
-        try (KafkaBroker broker = KafkaBroker.start(2)) {
+        try (TestBroker broker = TestBroker.start(2)) {
             PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
             var config = TestKafka.workerConfig(broker, "w1", publicKey, Map.of("engine", engine));
             try (RunningWorker w = RunningWorker.start(config, registry);

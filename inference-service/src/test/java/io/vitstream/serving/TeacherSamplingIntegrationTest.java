@@ -4,13 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.InputSpec;
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
 import io.vitstream.serving.TestKafka.Image;
 import io.vitstream.serving.TestKafka.RunningWorker;
 import io.vitstream.serving.decode.ImageDecoder;
 import io.vitstream.signing.ModelSigning;
+import io.vitstream.testing.TestBroker;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,7 +44,7 @@ class TeacherSamplingIntegrationTest {
             images.add(new Image("img-" + i, TestImages.png(i), Map.of()));
         }
 
-        try (KafkaBroker broker = KafkaBroker.start(1);
+        try (TestBroker broker = TestBroker.start(1);
                 RunningWorker all = start(broker, publicKey, "all", student, teacher, "1.0");
                 RunningWorker half = start(broker, publicKey, "half", student, teacher, "0.5");
                 RunningWorker off = start(broker, publicKey, "off", student, null, null)) {
@@ -80,7 +80,7 @@ class TeacherSamplingIntegrationTest {
         }
     }
 
-    private static RunningWorker start(KafkaBroker broker, Path publicKey, String id, Path model, Path teacher,
+    private static RunningWorker start(TestBroker broker, Path publicKey, String id, Path model, Path teacher,
             String share) {
         Map<String, String> extra = new java.util.HashMap<>(Map.of("group.id", "group-" + id, "model.dir",
                 model.toString()));

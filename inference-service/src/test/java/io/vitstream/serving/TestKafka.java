@@ -1,10 +1,10 @@
 package io.vitstream.serving;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.vitstream.testing.TestModels;
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.model.VitConfig;
 import io.vitstream.signing.ModelSigning;
+import io.vitstream.testing.TestBroker;
+import io.vitstream.testing.TestModels;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -43,15 +43,15 @@ final class TestKafka {
         return dir.resolve(ModelSigning.PUBLIC_KEY_FILE);
     }
 
-    static void publish(KafkaBroker broker, Path modelDir, KeyPair keys) {
+    static void publish(TestBroker broker, Path modelDir, KeyPair keys) {
         TestModels.publish(broker, modelDir, keys); // small chunks: several per model
     }
 
-    static void activate(KafkaBroker broker, String version, double keepRatio) {
+    static void activate(TestBroker broker, String version, double keepRatio) {
         TestModels.activate(broker, version, keepRatio);
     }
 
-    static WorkerConfig workerConfig(KafkaBroker broker, String workerId, Path publicKey, Map<String, String> extra) {
+    static WorkerConfig workerConfig(TestBroker broker, String workerId, Path publicKey, Map<String, String> extra) {
         Map<String, String> s = TestModels.workerSettings(broker, workerId, publicKey);
         s.putAll(extra);
         return WorkerConfig.parse(s);
@@ -82,7 +82,7 @@ final class TestKafka {
 
     record Image(String key, byte[] bytes, Map<String, String> headers) {}
 
-    static void produce(KafkaBroker broker, List<Image> images) {
+    static void produce(TestBroker broker, List<Image> images) {
         Map<String, Object> p = new HashMap<>(broker.clientConfig());
         p.put("max.request.size", 16 * 1024 * 1024);
         List<java.util.concurrent.Future<?>> futures = new ArrayList<>();
@@ -107,7 +107,7 @@ final class TestKafka {
      * Everything on {@code topic} from the beginning, read until {@code done} holds for what was read (then for a
      * short extra while, to see records that should not be there) or the timeout ends.
      */
-    static List<ConsumerRecord<String, byte[]>> readUntil(KafkaBroker broker, String topic, boolean committedOnly,
+    static List<ConsumerRecord<String, byte[]>> readUntil(TestBroker broker, String topic, boolean committedOnly,
             Predicate<List<ConsumerRecord<String, byte[]>>> done, Duration timeout) {
         Map<String, Object> p = new HashMap<>(broker.clientConfig());
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, committedOnly ? "read_committed" : "read_uncommitted");

@@ -3,11 +3,11 @@ package io.vitstream.serving;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
 import io.vitstream.serving.TestKafka.Image;
 import io.vitstream.signing.ModelSigning;
+import io.vitstream.testing.TestBroker;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Duration;
@@ -33,7 +33,7 @@ class WorkerLifecycleIntegrationTest {
         KeyPair keys = ModelSigning.generate();
         Path publicKey = TestKafka.writeKeys(keys, tmp.resolve("keys"));
         Path v1 = TestKafka.tinyModel(tmp, "v1", 3);
-        try (KafkaBroker broker = KafkaBroker.start(2)) {
+        try (TestBroker broker = TestBroker.start(2)) {
             TestKafka.publish(broker, v1, keys);
             TestKafka.activate(broker, "v1", 1.0);
             InferenceWorker worker = InferenceWorker.create(
@@ -75,7 +75,7 @@ class WorkerLifecycleIntegrationTest {
     @Test
     void theHttpEndpointsLeaveNoThreadBehind() throws Exception {
         Path publicKey = TestKafka.writeKeys(ModelSigning.generate(), tmp.resolve("keys"));
-        try (KafkaBroker broker = KafkaBroker.start(1)) {
+        try (TestBroker broker = TestBroker.start(1)) {
             InferenceWorker worker = InferenceWorker.create(
                     TestKafka.workerConfig(broker, "w3", publicKey, Map.of()), new SimpleMeterRegistry());
             try {
@@ -95,7 +95,7 @@ class WorkerLifecycleIntegrationTest {
     void aDeadModelFollowerMakesTheWorkerUnhealthy() throws Exception {
         Path publicKey = TestKafka.writeKeys(ModelSigning.generate(), tmp.resolve("keys"));
         Path v1 = TestKafka.tinyModel(tmp, "v1", 4);
-        try (KafkaBroker broker = KafkaBroker.start(1)) {
+        try (TestBroker broker = TestBroker.start(1)) {
             // Without the control and model topics the follower has nothing to read and its loop dies at once.
             try (var admin = org.apache.kafka.clients.admin.Admin.create(broker.clientConfig())) {
                 admin.deleteTopics(List.of(Topics.CONTROL, Topics.MODELS)).all().get();
@@ -129,7 +129,7 @@ class WorkerLifecycleIntegrationTest {
     @Test
     void closeBeforeRunLeavesRunNothingToDo() throws Exception {
         Path publicKey = TestKafka.writeKeys(ModelSigning.generate(), tmp.resolve("keys"));
-        try (KafkaBroker broker = KafkaBroker.start(1)) {
+        try (TestBroker broker = TestBroker.start(1)) {
             InferenceWorker worker = InferenceWorker.create(
                     TestKafka.workerConfig(broker, "w2", publicKey, Map.of()), new SimpleMeterRegistry());
             worker.close(); // from the thread that would have started it: the clients are closed here

@@ -10,10 +10,10 @@ import io.vitstream.controller.job.PruneRunner;
 import io.vitstream.controller.policy.Decision;
 import io.vitstream.controller.policy.Rule;
 import io.vitstream.controller.stream.MetricsView;
-import io.vitstream.testing.TestModels;
 import io.vitstream.kafka.ControlMessage;
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.signing.ModelSigning;
+import io.vitstream.testing.TestBroker;
+import io.vitstream.testing.TestModels;
 import io.vitstream.util.Json;
 import io.vitstream.util.UserError;
 import java.net.URI;
@@ -89,7 +89,7 @@ class AdminApiTest {
             release.await(120, TimeUnit.SECONDS);
             throw new IllegalStateException("released by the test");
         };
-        try (KafkaBroker broker = KafkaBroker.start(1)) {
+        try (TestBroker broker = TestBroker.start(1)) {
             TestModels.publish(broker, TestModels.tiny(tmp, "v0", null, 1), keys);
             TestModels.publish(broker, TestModels.tiny(tmp, "v1", "v0", 2), keys);
             TestModels.activate(broker, "v1", 0.9);

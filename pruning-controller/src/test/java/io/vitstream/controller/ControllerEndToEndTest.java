@@ -17,16 +17,16 @@ import io.vitstream.data.FashionMnist;
 import io.vitstream.data.InputSpec;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.evaluation.Evaluator;
-import io.vitstream.testing.TestModels;
 import io.vitstream.kafka.ControlMessage;
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.Labels;
 import io.vitstream.kafka.Topics;
 import io.vitstream.model.VitModel;
 import io.vitstream.serving.InferenceWorker;
 import io.vitstream.serving.WorkerConfig;
 import io.vitstream.signing.ModelSigning;
+import io.vitstream.testing.TestBroker;
 import io.vitstream.testing.TestData;
+import io.vitstream.testing.TestModels;
 import io.vitstream.training.TrainOptions;
 import io.vitstream.training.VitTrainer;
 import io.vitstream.util.Json;
@@ -95,7 +95,7 @@ class ControllerEndToEndTest {
                     accuracy, null, null);
         };
 
-        try (KafkaBroker broker = KafkaBroker.start(2)) {
+        try (TestBroker broker = TestBroker.start(2)) {
             TestModels.publish(broker, v1, keys);
             TestModels.activate(broker, "v1", 1.0);
             Map<String, String> s = TestControllers.settings(broker, TOKEN, tmp.resolve("keys"),
@@ -223,7 +223,7 @@ class ControllerEndToEndTest {
     }
 
     /** Labelled test images as PNG, about 100 per second, until told to stop. */
-    private static void stream(KafkaBroker broker, LabeledImages test, AtomicBoolean flowing) {
+    private static void stream(TestBroker broker, LabeledImages test, AtomicBoolean flowing) {
         List<byte[]> pngs = new ArrayList<>();
         for (int i = 0; i < 1000; i++) {
             pngs.add(test.png(i));
@@ -260,7 +260,7 @@ class ControllerEndToEndTest {
         private final List<InferenceWorker> workers = new ArrayList<>();
         private final List<Thread> threads = new ArrayList<>();
 
-        Workers(KafkaBroker broker, Path publicKey) {
+        Workers(TestBroker broker, Path publicKey) {
             for (String id : List.of("w1", "w2")) {
                 InferenceWorker w = InferenceWorker.create(
                         WorkerConfig.parse(TestModels.workerSettings(broker, id, publicKey)), new SimpleMeterRegistry());

@@ -1,7 +1,7 @@
 package io.vitstream.controller;
 
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.signing.ModelSigning;
+import io.vitstream.testing.TestBroker;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -14,7 +14,7 @@ final class TestControllers {
      * @param keysDir holds the key pair written by {@link ModelSigning#writeKeyPair}
      * @param workDir the controller's work directory
      */
-    static Map<String, String> settings(KafkaBroker broker, String token, Path keysDir, Path workDir) {
+    static Map<String, String> settings(TestBroker broker, String token, Path keysDir, Path workDir) {
         Map<String, String> s = new LinkedHashMap<>();
         s.put("bootstrap.servers", broker.bootstrapServers());
         s.put("admin.token", token);

@@ -3,10 +3,10 @@ package io.vitstream.controller.stream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vitstream.controller.stream.MetricsView.VersionStats;
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.Labels;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
+import io.vitstream.testing.TestBroker;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -30,7 +30,7 @@ class MetricsRunnerIntegrationTest {
 
     @Test
     void countsCommittedPredictionsAndJoinedLabels() throws Exception {
-        try (KafkaBroker broker = KafkaBroker.start(2);
+        try (TestBroker broker = TestBroker.start(2);
                 MetricsRunner runner = MetricsRunner.start(broker.bootstrapServers(), "metrics-it", tmp.resolve("state"),
                         MetricsSettings.defaults(), Map.of())) {
             assertThat(runner.awaitRunning(Duration.ofSeconds(60))).as("RUNNING").isTrue();
