@@ -16,7 +16,6 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -46,7 +45,8 @@ public final class OnnxRuntimeEngine implements InferenceEngine {
     private final long[] inputShape;
     private final int pixelsPerImage;
     private final LinkedHashMap<String, Slot> sessions = new LinkedHashMap<>(16, 0.75f, true);
-    private final ThreadLocal<Map<Integer, FloatBuffer>> inputs = ThreadLocal.withInitial(HashMap::new);
+    /** Per calling thread, one direct input buffer, grown to the largest batch it has sent. */
+    private final ThreadLocal<FloatBuffer[]> inputs = ThreadLocal.withInitial(() -> new FloatBuffer[1]);
     private boolean closed;
 
     /** A session and the calls running it. */
@@ -129,9 +129,11 @@ public final class OnnxRuntimeEngine implements InferenceEngine {
         if (pixels.length < n) {
             throw new IllegalArgumentException("a batch of " + batch + " needs " + n + " pixels, got " + pixels.length);
         }
-        FloatBuffer buffer = inputs.get().computeIfAbsent(n,
-                size -> ByteBuffer.allocateDirect(4 * size).order(ByteOrder.nativeOrder()).asFloatBuffer());
-        buffer.clear();
+        FloatBuffer[] held = inputs.get();
+        if (held[0] == null || held[0].capacity() < n) {
+            held[0] = ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        }
+        FloatBuffer buffer = held[0].duplicate(); // a view: ONNX Runtime reads position to limit, n values
         buffer.put(pixels, 0, n).flip();
         long[] shape = inputShape.clone();
         shape[0] = batch;
