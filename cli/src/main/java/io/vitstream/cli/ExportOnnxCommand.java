@@ -47,8 +47,7 @@ final class ExportOnnxCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         try (ModelArtifact.Loaded loaded = ModelArtifact.load(model)) {
             SparsifierConfig own = loaded.manifest().sparsifier();
-            KeepPolicy.Method m = method != null ? KeepPolicy.Method.parse(method)
-                    : own != null && own.hasPredictors() ? KeepPolicy.Method.LEARNED : KeepPolicy.Method.CLS_ATTENTION;
+            KeepPolicy.Method m = method != null ? KeepPolicy.Method.parse(method) : KeepPolicy.defaultMethod(own);
             KeepPolicy policy = new KeepPolicy(keepRatio, m, packageToken);
             byte[] graph = VitOnnxExporter.export(loaded.manifest().architecture(), own, ModelWeights.of(loaded.model()),
                     policy);

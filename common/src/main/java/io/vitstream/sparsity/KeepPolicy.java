@@ -50,6 +50,15 @@ public record KeepPolicy(double keepRatio, Method method, boolean packageToken) 
         }
     }
 
+    /**
+     * What ranks tokens on a model with sparsifier {@code own} (null: none) when nothing else is asked for: its
+     * learned predictors when it has them, else the training-free CLS-attention baseline, so the knob works on every
+     * model.
+     */
+    public static Method defaultMethod(SparsifierConfig own) {
+        return own != null && own.hasPredictors() ? Method.LEARNED : Method.CLS_ATTENTION;
+    }
+
     public static KeepPolicy dense() {
         return new KeepPolicy(1.0, Method.LEARNED, false);
     }

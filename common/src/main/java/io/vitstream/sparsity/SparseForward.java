@@ -84,7 +84,16 @@ public final class SparseForward {
 
     /** Stages used by {@code policy} on {@code net}: the model's own, or the default ones for the baseline. */
     public static SparsifierConfig stagesFor(VisionTransformer net, KeepPolicy policy) {
-        SparsifierConfig own = net.sparsifier();
+        return stagesFor(net.config(), net.sparsifier(), policy);
+    }
+
+    /**
+     * Stages used by {@code policy} on a model of {@code config} with sparsifier {@code own} (null: none): its own,
+     * or the default ones for the baseline.
+     *
+     * @throws IllegalArgumentException learned selection below 1.0 on a model without token predictors
+     */
+    public static SparsifierConfig stagesFor(VitConfig config, SparsifierConfig own, KeepPolicy policy) {
         if (policy.method() == KeepPolicy.Method.LEARNED) {
             if (!policy.isDense() && (own == null || !own.hasPredictors())) {
                 throw new IllegalArgumentException("this model has no learned token predictors: use keep ratio 1.0 or "
@@ -92,7 +101,7 @@ public final class SparseForward {
             }
             return own;
         }
-        return own != null ? own : SparsifierConfig.attentionOnly(net.config().depth());
+        return own != null ? own : SparsifierConfig.attentionOnly(config.depth());
     }
 
     /**

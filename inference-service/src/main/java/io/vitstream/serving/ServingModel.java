@@ -7,7 +7,6 @@ import io.vitstream.model.FlopCounter;
 import io.vitstream.model.VitConfig;
 import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.sparsity.SparseForward;
-import io.vitstream.sparsity.SparsifierConfig;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -86,9 +85,7 @@ final class ServingModel implements AutoCloseable {
         if (keepRatio >= 1.0) {
             return KeepPolicy.dense();
         }
-        SparsifierConfig own = manifest.sparsifier();
-        return own != null && own.hasPredictors() ? KeepPolicy.learned(keepRatio)
-                : new KeepPolicy(keepRatio, KeepPolicy.Method.CLS_ATTENTION, false);
+        return new KeepPolicy(keepRatio, KeepPolicy.defaultMethod(manifest.sparsifier()), false);
     }
 
     /** Tokens (CLS included) entering each block at {@code keepRatio}: what the forward pass really runs. */
@@ -100,7 +97,7 @@ final class ServingModel implements AutoCloseable {
             tokens = new int[c.depth()];
             Arrays.fill(tokens, c.numTokens());
         } else {
-            tokens = SparseForward.tokensPerBlock(c, SparseForward.stagesFor(loaded.model().network(), policy).stages(),
+            tokens = SparseForward.tokensPerBlock(c, SparseForward.stagesFor(c, manifest.sparsifier(), policy).stages(),
                     policy);
         }
         return Arrays.stream(tokens).boxed().toList();
@@ -109,9 +106,9 @@ final class ServingModel implements AutoCloseable {
     /** FLOPs per image at {@code keepRatio}, token predictors included. */
     long flops(double keepRatio) {
         KeepPolicy policy = policy(keepRatio);
-        return policy.isDense() ? FlopCounter.perImage(manifest.architecture())
-                : SparseForward.flopsPerImage(manifest.architecture(),
-                        SparseForward.stagesFor(loaded.model().network(), policy), policy);
+        VitConfig c = manifest.architecture();
+        return policy.isDense() ? FlopCounter.perImage(c)
+                : SparseForward.flopsPerImage(c, SparseForward.stagesFor(c, manifest.sparsifier(), policy), policy);
     }
 
     /**

@@ -36,8 +36,7 @@ class WorkerLifecycleIntegrationTest {
         try (TestBroker broker = TestBroker.start(2)) {
             TestKafka.publish(broker, v1, keys);
             TestKafka.activate(broker, "v1", 1.0);
-            InferenceWorker worker = InferenceWorker.create(
-                    TestKafka.workerConfig(broker, "w1", publicKey, Map.of()), new SimpleMeterRegistry());
+            InferenceWorker worker = worker(broker, "w1", publicKey);
             AtomicReference<Throwable> failure = new AtomicReference<>();
             AtomicBoolean flagAfter = new AtomicBoolean();
             Thread loop = new Thread(() -> {
@@ -76,8 +75,7 @@ class WorkerLifecycleIntegrationTest {
     void theHttpEndpointsLeaveNoThreadBehind() throws Exception {
         Path publicKey = TestKafka.writeKeys(ModelSigning.generate(), tmp.resolve("keys"));
         try (TestBroker broker = TestBroker.start(1)) {
-            InferenceWorker worker = InferenceWorker.create(
-                    TestKafka.workerConfig(broker, "w3", publicKey, Map.of()), new SimpleMeterRegistry());
+            InferenceWorker worker = worker(broker, "w3", publicKey);
             try {
                 HttpEndpoints http = HttpEndpoints.start(0, new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(
                         io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT), worker);
@@ -115,6 +113,11 @@ class WorkerLifecycleIntegrationTest {
         }
     }
 
+    /** A worker on {@code broker} with the test settings, created but not running. */
+    private static InferenceWorker worker(TestBroker broker, String id, Path publicKey) {
+        return InferenceWorker.create(TestKafka.workerConfig(broker, id, publicKey, Map.of()), new SimpleMeterRegistry());
+    }
+
     private static java.net.http.HttpResponse<String> get(HttpEndpoints http, String path) throws Exception {
         return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
                 java.net.URI.create("http://127.0.0.1:" + http.port() + path)).build(),
@@ -130,8 +133,7 @@ class WorkerLifecycleIntegrationTest {
     void closeBeforeRunLeavesRunNothingToDo() throws Exception {
         Path publicKey = TestKafka.writeKeys(ModelSigning.generate(), tmp.resolve("keys"));
         try (TestBroker broker = TestBroker.start(1)) {
-            InferenceWorker worker = InferenceWorker.create(
-                    TestKafka.workerConfig(broker, "w2", publicKey, Map.of()), new SimpleMeterRegistry());
+            InferenceWorker worker = worker(broker, "w2", publicKey);
             worker.close(); // from the thread that would have started it: the clients are closed here
             AtomicReference<Throwable> failure = new AtomicReference<>();
             Thread loop = new Thread(() -> {

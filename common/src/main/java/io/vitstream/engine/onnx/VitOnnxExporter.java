@@ -76,7 +76,12 @@ public final class VitOnnxExporter {
         if (policy.isDense()) {
             return out;
         }
-        SparsifierConfig stages = stagesFor(config, sparsifier, policy);
+        SparsifierConfig stages;
+        try {
+            stages = SparseForward.stagesFor(config, sparsifier, policy);
+        } catch (IllegalArgumentException e) {
+            throw new UnsupportedModelException(e.getMessage());
+        }
         int patches = config.numPatches();
         for (int s = 0; s < stages.stages().size(); s++) {
             int k = SparseForward.keepCount(patches, policy.keepRatio());
@@ -86,17 +91,6 @@ public final class VitOnnxExporter {
             }
         }
         return out;
-    }
-
-    private static SparsifierConfig stagesFor(VitConfig config, SparsifierConfig own, KeepPolicy policy) {
-        if (policy.method() == KeepPolicy.Method.LEARNED) {
-            if (own == null || !own.hasPredictors()) {
-                throw new UnsupportedModelException("this model has no learned token predictors: use keep ratio 1.0"
-                        + " or the cls-attention method");
-            }
-            return own;
-        }
-        return own != null ? own : SparsifierConfig.attentionOnly(config.depth());
     }
 
     private ai.onnx.proto.OnnxMl.ModelProto write(KeepPolicy policy) {
