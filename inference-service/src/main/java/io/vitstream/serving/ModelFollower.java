@@ -423,7 +423,7 @@ final class ModelFollower implements AutoCloseable {
         }
         return new WorkerStatus(WorkerStatus.SCHEMA, config.workerId(), health(), serving, servingCanary,
                 d == null ? null : d.activeVersion(), keepRatio(), refusedList, lastError, metrics.imagesPredicted(),
-                Instant.now().toString());
+                Instant.now().toString(), null);
     }
 
     private void heartbeat() {

@@ -179,7 +179,7 @@ class HotSwapIntegrationTest {
                 Path v3 = TestKafka.tinyModel(tmp, "v3", 6);
                 TestKafka.publish(broker, v3, keys);
                 Publisher.setControl(broker.clientConfig(),
-                        new io.vitstream.kafka.ControlMessage(1, "v2", 0.5, "v3", 0.5));
+                        io.vitstream.kafka.ControlMessage.active("v2", 0.5).withCanary("v3", 0.5));
                 TestKafka.await("canary v3 loaded", () -> "v3".equals(w.worker().status().canaryVersion()),
                         Duration.ofSeconds(30));
                 TestKafka.produce(broker, images("canary", 24));

@@ -321,7 +321,7 @@ public final class Controller implements AdminOps, AutoCloseable {
     private void act(Decision d, ControlMessage c) {
         switch (d.action()) {
             case LOWER_KEEP_RATIO, RAISE_KEEP_RATIO -> {
-                plane().setControl(withKeep(c, d.keepRatio()));
+                plane().setControl(c.withKeep(d.keepRatio()));
                 decisions.record(d);
             }
             case START_PRUNE -> {
@@ -334,7 +334,7 @@ public final class Controller implements AdminOps, AutoCloseable {
                 }
             }
             case ROLLBACK_TO_PARENT -> {
-                plane().setControl(ControlMessage.active(d.version(), d.keepRatio()));
+                plane().setControl(c.withActive(d.version()).withKeep(d.keepRatio()));
                 note(c.activeVersion(), "rolled_back", d.reason());
                 note(d.version(), "active", "rolled back to from " + c.activeVersion());
                 decisions.record(d);
@@ -533,10 +533,6 @@ public final class Controller implements AdminOps, AutoCloseable {
         return parent != null && follower.versions().containsKey(parent) ? parent : null;
     }
 
-    private static ControlMessage withKeep(ControlMessage c, double keep) {
-        return new ControlMessage(ControlMessage.SCHEMA, c.activeVersion(), keep, c.canaryVersion(), c.canaryShare());
-    }
-
     private ControllerMetrics.Source meterSource() {
         return new ControllerMetrics.Source() {
             @Override
@@ -718,7 +714,7 @@ public final class Controller implements AdminOps, AutoCloseable {
             }
             ControlMessage before = follower.control();
             double keep = before == null ? 1.0 : before.keepRatio();
-            ControlMessage next = ControlMessage.active(version, keep);
+            ControlMessage next = before == null ? ControlMessage.active(version, keep) : before.withActive(version);
             plane().setControl(next);
             note(version, "active", "activated by " + actor);
             audit(Action.ACTIVATE, actor, version + " activated" + (before == null ? ""
@@ -740,7 +736,7 @@ public final class Controller implements AdminOps, AutoCloseable {
                 throw ControllerException.conflict("no canary to roll back, and " + c.activeVersion()
                         + " has no published parent to roll back to");
             }
-            ControlMessage next = ControlMessage.active(parent, c.keepRatio());
+            ControlMessage next = c.withActive(parent);
             plane().setControl(next);
             remember(memory.rolledBack(clock.millis()));
             note(c.activeVersion(), "rolled_back", "rolled back by " + actor);
@@ -758,7 +754,7 @@ public final class Controller implements AdminOps, AutoCloseable {
         }
         return onLoop(() -> {
             ControlMessage c = requireControl();
-            ControlMessage next = withKeep(c, keepRatio);
+            ControlMessage next = c.withFixedKeep(keepRatio);
             plane().setControl(next);
             remember(memory.keepChanged(clock.millis()));
             audit(Action.SET_KEEP_RATIO, actor, String.format(Locale.ROOT, "keep ratio %.2f -> %.2f (the rules wait"

@@ -72,7 +72,7 @@ public final class Rollout {
             throw ControllerException.conflict(version + " is already the active version");
         }
         double share = settings.get().canaryShare();
-        plane.setControl(new ControlMessage(ControlMessage.SCHEMA, c.activeVersion(), c.keepRatio(), version, share));
+        plane.setControl(c.withCanary(version, share));
         Instant now = clock.instant();
         change(new RolloutState(RolloutPhase.LOADING, version, c.activeVersion(), share, now.toString(), null, null,
                 why, List.of(), null, null, null, null));
@@ -159,10 +159,10 @@ public final class Rollout {
             return;
         }
         if (verdict.action() == Action.PROMOTE_CANARY) {
-            plane.setControl(ControlMessage.active(s.version(), c.keepRatio()));
+            plane.setControl(c.withActive(s.version()));
             state = s.phase(RolloutPhase.PROMOTED, now.toString(), verdict.reason());
         } else {
-            plane.setControl(ControlMessage.active(c.activeVersion(), c.keepRatio()));
+            plane.setControl(c.withActive(c.activeVersion()));
             state = s.phase(RolloutPhase.ROLLED_BACK, now.toString(), verdict.reason());
         }
         persist.accept(state);
@@ -184,7 +184,7 @@ public final class Rollout {
         if (removeCanary) {
             ControlMessage c = plane.control();
             if (c != null && s.version().equals(c.canaryVersion())) {
-                plane.setControl(ControlMessage.active(c.activeVersion(), c.keepRatio()));
+                plane.setControl(c.withActive(c.activeVersion()));
             }
         }
         change(s.phase(phase, now.toString(), why));
