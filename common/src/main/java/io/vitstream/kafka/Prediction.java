@@ -16,6 +16,10 @@ import java.util.List;
  * @param label the input's {@code label} header, when it had one
  * @param teacherClassIndex the dense teacher's class for this input, when the worker sampled it for dense-teacher
  *     agreement (teacher model at keep ratio 1.0 on the same pixels); null when not sampled
+ * @param keepReason why the worker ran this input's batch at {@code keepRatio}: {@code fixed} (vit.control's fixed
+ *     ratio), {@code ceiling} (the highest allowed ratio meets the SLO), {@code slo} (lowered to meet it), {@code floor}
+ *     (not even the floor is predicted to meet it), {@code hold} (a higher ratio would fit, not yet for long enough),
+ *     {@code warming} (nothing measured yet)
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Prediction(
@@ -34,11 +38,20 @@ public record Prediction(
         String worker,
         String timestamp,
         Integer label,
-        Integer teacherClassIndex) {
+        Integer teacherClassIndex,
+        String keepReason) {
 
     public static final int SCHEMA = 1;
 
     public record TopK(int classIndex, String className, double probability) {}
 
     public static final JsonSerde<Prediction> SERDE = JsonSerde.of(Prediction.class);
+
+    /** A prediction without a keep reason (producers older than the adaptive keep ratio). */
+    public Prediction(int schema, String id, int classIndex, String className, List<TopK> topK, String modelVersion,
+            double keepRatio, List<Integer> tokensKept, long flops, double queueMs, double inferenceMs,
+            double endToEndMs, String worker, String timestamp, Integer label, Integer teacherClassIndex) {
+        this(schema, id, classIndex, className, topK, modelVersion, keepRatio, tokensKept, flops, queueMs, inferenceMs,
+                endToEndMs, worker, timestamp, label, teacherClassIndex, null);
+    }
 }

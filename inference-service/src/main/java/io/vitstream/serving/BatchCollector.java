@@ -28,6 +28,7 @@ final class BatchCollector {
     private final List<ConsumerRecord<String, byte[]>> batch = new ArrayList<>();
     // When the filling batch got its first record (System.nanoTime), or -1 while it is empty.
     private long firstNanos = -1;
+    private long received;
 
     BatchCollector(int maxSize, long maxWaitMs) {
         this(maxSize, maxWaitMs, System::nanoTime);
@@ -76,6 +77,7 @@ final class BatchCollector {
     /** Adds polled records to the filling batch, those over the batch size to the leftover queue. */
     void add(Iterable<ConsumerRecord<String, byte[]>> polled) {
         for (ConsumerRecord<String, byte[]> r : polled) {
+            received++;
             if (batch.size() < maxSize) {
                 batch.add(r);
             } else {
@@ -96,6 +98,16 @@ final class BatchCollector {
         batch.clear();
         firstNanos = -1;
         return out;
+    }
+
+    /** Records fetched and not taken yet: the filling batch and the leftover queue. */
+    int waiting() {
+        return batch.size() + leftover.size();
+    }
+
+    /** Every record ever added (the arrival rate is its growth plus the lag's). */
+    long received() {
+        return received;
     }
 
     /** Forgets the records of {@code partitions} (revoked: their new owner reads them again from the last commit). */

@@ -61,13 +61,20 @@ final class InferenceLanes implements AutoCloseable {
         final Decoded batch;
         final ServingModel model;
         final double keepRatio;
+        /** Why the batch runs at {@code keepRatio} (the predictions' keep_reason). */
+        final String keepReason;
+        /** The forward time the chooser predicted for it (NaN when it had no measurement). */
+        final double predictedMs;
         final Future<Forward> forward;
         final Set<TopicPartition> dropped = new HashSet<>();
 
-        InFlight(Decoded batch, ServingModel model, double keepRatio, Future<Forward> forward) {
+        InFlight(Decoded batch, ServingModel model, double keepRatio, String keepReason, double predictedMs,
+                Future<Forward> forward) {
             this.batch = batch;
             this.model = model;
             this.keepRatio = keepRatio;
+            this.keepReason = keepReason;
+            this.predictedMs = predictedMs;
             this.forward = forward;
         }
 
@@ -117,15 +124,34 @@ final class InferenceLanes implements AutoCloseable {
         return inFlight.size() >= maxInFlight;
     }
 
-    /** Hands {@code batch}'s forward pass through {@code m} at {@code keepRatio} to a lane. */
+    /** Records in batches handed to the lanes whose forward pass has not finished. */
+    long unfinishedRecords() {
+        long n = 0;
+        for (InFlight f : inFlight) {
+            if (!f.forward.isDone()) {
+                n += f.batch.accepted().size();
+            }
+        }
+        return n;
+    }
+
+    /** As {@link #submit(Decoded, ServingModel, double, String, double)} at a fixed ratio. */
     void submit(Decoded batch, ServingModel m, double keepRatio) {
+        submit(batch, m, keepRatio, "fixed", Double.NaN);
+    }
+
+    /**
+     * Hands {@code batch}'s forward pass through {@code m} at {@code keepRatio} to a lane; {@code keepReason} and
+     * {@code predictedMs} are the chooser's, carried to the predictions and the metrics.
+     */
+    void submit(Decoded batch, ServingModel m, double keepRatio, String keepReason, double predictedMs) {
         float[] x = batch.pixels();
         int n = batch.accepted().size();
         int[] teacherPicks = teacherPicks(n, m.manifest().input());
         Future<Forward> forward = n == 0 ? CompletableFuture.completedFuture(
                 new Forward(new float[0][], System.currentTimeMillis(), 0, new Integer[0], null))
                 : lanes.submit(() -> forward(m, x, n, keepRatio, teacherPicks));
-        inFlight.add(new InFlight(batch, m, keepRatio, forward));
+        inFlight.add(new InFlight(batch, m, keepRatio, keepReason, predictedMs, forward));
     }
 
     /**
@@ -185,6 +211,7 @@ final class InferenceLanes implements AutoCloseable {
         try {
             float[][] logits = m.logits(x, n, keepRatio);
             double inferenceMs = (System.nanoTime() - t0) / 1e6;
+            m.times().observe(keepRatio, n, inferenceMs);
             Integer[] teacherClasses = teacherClasses(x, n, teacherPicks, m.manifest().input());
             metrics.phase(Phase.FORWARD, System.nanoTime() - t0);
             return new Forward(logits, startMs, inferenceMs, teacherClasses, null);

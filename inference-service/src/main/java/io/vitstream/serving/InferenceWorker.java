@@ -13,6 +13,7 @@ import io.vitstream.kafka.Topics;
 import io.vitstream.model.VitModel;
 import io.vitstream.serving.TransactionalCommitter.SimulatedCrash;
 import io.vitstream.serving.WorkerMetrics.Phase;
+import io.vitstream.serving.adapt.KeepChooser;
 import io.vitstream.signing.ModelSigning;
 import java.security.PublicKey;
 import java.time.Duration;
@@ -64,8 +65,13 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     private final ModelSlots slots;
     private final BatchCollector collector;
     private final Decoder decoder;
+    private final KeepRatioStage keep;
     private final InferenceLanes lanes;
     private final TransactionalCommitter committer;
+    // The assigned partitions' lag, refreshed at most every LAG_REFRESH_NANOS (loop thread).
+    private static final long LAG_REFRESH_NANOS = 20_000_000L;
+    private long lag;
+    private long lagAtNanos = Long.MIN_VALUE;
 
     private InferenceWorker(WorkerConfig config, MeterRegistry registry, ServingModel initial, ServingModel teacher,
             int laneCount) {
@@ -77,12 +83,14 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         this.follower = new ModelFollower(config, common, key, metrics);
         this.consumer = WorkerClients.consumer(config, common);
         this.collector = new BatchCollector(config.batchMaxSize(), config.batchMaxWaitMs());
+        this.keep = new KeepRatioStage(config.adaptiveKeep(), config.batchMaxSize(), laneCount, metrics);
         this.decoder = new Decoder(config.inputMaxBytes(), config.inputMaxPixels(), metrics);
         this.lanes = new InferenceLanes(config.workerId(), laneCount, teacher, config.teacherSampleShare(), metrics);
         this.committer = new TransactionalCommitter(WorkerClients.producer(config, common), consumer, lanes, collector,
                 new PredictionBuilder(config.topK(), config.workerId()), metrics);
         new KafkaClientMetrics(consumer).bindTo(registry); // consumer lag and fetch rates
-        metrics.keepRatioFrom(follower::keepRatio);
+        metrics.keepRatioFrom(() -> keep.lastKeepRatio(follower.keepRatio()));
+        follower.heartbeatFrom(() -> keep.lastKeepRatio(follower.keepRatio()), () -> keep.load(follower.control()));
         // The process next to the worker: heap, GC pauses and CPU explain latency outliers on the dashboards.
         new JvmMemoryMetrics().bindTo(registry);
         gcMetrics.bindTo(registry);
@@ -259,16 +267,38 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     private ConsumerRecords<String, byte[]> poll(Duration timeout) {
         long pollStart = System.nanoTime();
         ConsumerRecords<String, byte[]> polled = consumer.poll(timeout);
-        metrics.phase(Phase.COLLECT, System.nanoTime() - pollStart);
+        long now = System.nanoTime();
+        metrics.phase(Phase.COLLECT, now - pollStart);
+        long lagNow = lag(now);
+        keep.observe(now, collector.received() + lagNow, collector.waiting() + lagNow);
         return polled;
     }
 
-    /** Decodes {@code batch} for the model that serves it and hands its forward pass to a lane. */
+    /** The assigned partitions' lag as the consumer last saw it (no broker call), refreshed every 20 ms. */
+    private long lag(long nowNanos) {
+        if (nowNanos - lagAtNanos >= LAG_REFRESH_NANOS) {
+            long sum = 0;
+            for (org.apache.kafka.common.TopicPartition tp : consumer.assignment()) {
+                sum += consumer.currentLag(tp).orElse(0);
+            }
+            lag = sum;
+            lagAtNanos = nowNanos;
+        }
+        return lag;
+    }
+
+    /**
+     * Picks the keep ratio for {@code batch} (the fast loop), decodes it for the model that serves it and hands its
+     * forward pass to a lane.
+     */
     private void decodeAndInfer(List<ConsumerRecord<String, byte[]>> batch) {
         ServingModel m = slots.next(); // the canary for its share of batches, else the active model
-        double keepRatio = m.servable(follower.keepRatio());
+        long waiting = collector.waiting() + lag(System.nanoTime());
+        KeepChooser.Choice choice = keep.choose(m, m == slots.active(), follower.control(), batch, waiting,
+                lanes.unfinishedRecords(), System.currentTimeMillis());
+        double keepRatio = m.servable(choice.keepRatio());
         Decoder.Decoded decoded = decoder.decode(batch, m.manifest().input());
-        lanes.submit(decoded, m, keepRatio);
+        lanes.submit(decoded, m, keepRatio, choice.reason().wire(), choice.predictedBatchMs());
     }
 
     /**

@@ -9,6 +9,7 @@ import io.vitstream.kafka.ControlMessage;
 import io.vitstream.kafka.ModelRecords;
 import io.vitstream.kafka.Topics;
 import io.vitstream.kafka.WorkerStatus;
+import io.vitstream.serving.adapt.KeepChooser;
 import io.vitstream.signing.ModelSigning;
 import io.vitstream.util.Json;
 import java.io.ByteArrayOutputStream;
@@ -75,6 +76,8 @@ final class ModelFollower implements AutoCloseable {
 
     // Shared with the worker thread and the HTTP threads.
     private java.util.function.DoubleConsumer beforeKeepRatio = r -> { };
+    private java.util.function.DoubleSupplier servedKeepRatio = this::keepRatio;
+    private java.util.function.Supplier<WorkerStatus.Load> load = () -> null;
     /** Health when the follower's loop has died: serving goes on, but no new control or version reaches it. */
     static final String UNHEALTHY = "unhealthy";
     private volatile boolean dead;
@@ -157,10 +160,46 @@ final class ModelFollower implements AutoCloseable {
         this.beforeKeepRatio = hook;
     }
 
+    /**
+     * Where the heartbeat reads the keep ratio batches run at now and the load the fast loop sees (instead of control's
+     * ratio and no load); set before {@link #start}.
+     */
+    void heartbeatFrom(java.util.function.DoubleSupplier servedKeepRatio,
+            java.util.function.Supplier<WorkerStatus.Load> load) {
+        this.servedKeepRatio = servedKeepRatio;
+        this.load = load;
+    }
+
     /** Keep ratio in force: control's, or 1.0 before any control message. */
     double keepRatio() {
         ControlMessage c = desired;
         return c == null ? 1.0 : c.keepRatio();
+    }
+
+    /** The control message in force, or null before the first one. */
+    ControlMessage control() {
+        return desired;
+    }
+
+    /**
+     * The keep ratios a batch may run at under {@code c}: its fixed ratio, or the chooser's grid between the floor and
+     * the ceiling, the starting ratio first (built first); 1.0 alone before any control message.
+     */
+    static List<Double> keepRatios(ControlMessage c) {
+        if (c == null) {
+            return List.of(1.0);
+        }
+        if (!c.adaptive()) {
+            return List.of(c.keepRatio());
+        }
+        List<Double> out = new ArrayList<>();
+        out.add(c.keepRatio());
+        for (double r : KeepChooser.grid(c.floor(), c.ceiling())) {
+            if (!out.contains(r)) {
+                out.add(r);
+            }
+        }
+        return out;
     }
 
     String lastError() {
@@ -220,12 +259,18 @@ final class ModelFollower implements AutoCloseable {
                 return;
             }
             if (desired == null || !desired.equals(m)) {
-                log.info("control: active version {}, keep ratio {}", m.activeVersion(), m.keepRatio());
+                log.info("control: active version {}, {}", m.activeVersion(), m.adaptive()
+                        ? "keep ratio chosen per batch in [" + m.floor() + ", " + m.ceiling() + "] for an SLO of "
+                                + m.sloMs() + " ms"
+                        : "keep ratio " + m.keepRatio());
                 heartbeatSoon();
             }
-            if (desired == null || desired.keepRatio() != m.keepRatio()) {
-                // Built here, off the hot path, while the loop keeps serving the previous ratio.
-                beforeKeepRatio.accept(m.keepRatio());
+            List<Double> before = desired == null ? List.of() : keepRatios(desired);
+            for (double ratio : keepRatios(m)) {
+                if (!before.contains(ratio)) {
+                    // Built here, off the hot path, while the loop keeps serving the ratios it has.
+                    beforeKeepRatio.accept(ratio);
+                }
             }
             desired = m;
         } catch (RuntimeException e) {
@@ -364,7 +409,7 @@ final class ModelFollower implements AutoCloseable {
                 return;
             }
             try {
-                model.warmUp(config.batchMaxSize(), keepRatio());
+                model.warmUp(config.batchMaxSize(), keepRatios(desired));
             } catch (RuntimeException e) {
                 model.close();
                 refuse(version, "warmup_failed", String.valueOf(e.getMessage()));
@@ -422,8 +467,8 @@ final class ModelFollower implements AutoCloseable {
             refusedList = refused.entrySet().stream().map(e -> e.getKey() + ": " + e.getValue()).toList();
         }
         return new WorkerStatus(WorkerStatus.SCHEMA, config.workerId(), health(), serving, servingCanary,
-                d == null ? null : d.activeVersion(), keepRatio(), refusedList, lastError, metrics.imagesPredicted(),
-                Instant.now().toString(), null);
+                d == null ? null : d.activeVersion(), servedKeepRatio.getAsDouble(), refusedList, lastError,
+                metrics.imagesPredicted(), Instant.now().toString(), load.get());
     }
 
     private void heartbeat() {

@@ -17,9 +17,10 @@ final class PredictionBuilder {
      * @param tokensKept tokens entering each block at {@code keepRatio}
      * @param flops FLOPs per image at {@code keepRatio}
      * @param startMs when the forward pass started (epoch ms)
+     * @param keepReason why the batch ran at {@code keepRatio} (the prediction's {@code keep_reason})
      */
-    record Batch(String modelVersion, List<String> classNames, double keepRatio, List<Integer> tokensKept,
-            long flops, long startMs, double inferenceMs) {}
+    record Batch(String modelVersion, List<String> classNames, double keepRatio, String keepReason,
+            List<Integer> tokensKept, long flops, long startMs, double inferenceMs) {}
 
     PredictionBuilder(int topK, String workerId) {
         if (topK < 1) {
@@ -45,7 +46,7 @@ final class PredictionBuilder {
         long ts = a.record().timestamp();
         return new Prediction(Prediction.SCHEMA, a.id(), order[0], names.get(order[0]), top, b.modelVersion(),
                 b.keepRatio(), b.tokensKept(), b.flops(), Math.max(0, b.startMs() - ts), b.inferenceMs(),
-                Math.max(0, nowMs - ts), workerId, Instant.ofEpochMilli(nowMs).toString(), a.label(), teacherClass);
+                Math.max(0, nowMs - ts), workerId, Instant.ofEpochMilli(nowMs).toString(), a.label(), teacherClass, b.keepReason());
     }
 
     /** Probabilities from logits, computed from the largest logit down so that large logits do not overflow. */

@@ -5,6 +5,7 @@ import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.engine.InferenceEngine;
 import io.vitstream.model.FlopCounter;
 import io.vitstream.model.VitConfig;
+import io.vitstream.serving.adapt.ServiceTimes;
 import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.sparsity.SparseForward;
 import java.nio.file.Path;
@@ -41,6 +42,7 @@ final class ServingModel implements AutoCloseable {
     private final InferenceEngine engine;
     private final Set<Double> building = ConcurrentHashMap.newKeySet();
     private final Set<Double> ready = ConcurrentHashMap.newKeySet();
+    private final ServiceTimes times = new ServiceTimes();
     private volatile int warmBatch = 1;
 
     ServingModel(ModelArtifact.Loaded loaded, InferenceEngine engine) {
@@ -67,6 +69,16 @@ final class ServingModel implements AutoCloseable {
 
     Manifest manifest() {
         return manifest;
+    }
+
+    /** Measured forward-pass times per keep ratio and batch size: seeded at warm-up, updated by every batch. */
+    ServiceTimes times() {
+        return times;
+    }
+
+    /** Whether a batch at {@code keepRatio} runs now without waiting for a graph to build. */
+    boolean isReady(double keepRatio) {
+        return ready.contains(keepRatio);
     }
 
     String engineName() {
@@ -145,10 +157,22 @@ final class ServingModel implements AutoCloseable {
         return best;
     }
 
-    /** Builds and warms {@code keepRatio}'s graph on the calling thread, unless it is ready. */
+    /**
+     * Builds and warms {@code keepRatio}'s graph on the calling thread, unless it is ready, and seeds its service time
+     * at the warm-up batch size (the best of three passes: the first real batches then refine it).
+     */
     void prepareKeepRatio(double keepRatio) {
         if (!ready.contains(keepRatio)) {
-            engine.prepare(policy(keepRatio), warmBatch);
+            int batch = warmBatch;
+            engine.prepare(policy(keepRatio), batch);
+            float[] zeros = new float[batch * manifest.input().pixels()];
+            double best = Double.POSITIVE_INFINITY;
+            for (int i = 0; i < 3; i++) {
+                long t0 = System.nanoTime();
+                logits(zeros, batch, keepRatio);
+                best = Math.min(best, (System.nanoTime() - t0) / 1e6);
+            }
+            times.seed(keepRatio, batch, best);
             ready.add(keepRatio);
         }
     }
@@ -159,19 +183,23 @@ final class ServingModel implements AutoCloseable {
     }
 
     /**
-     * Builds and runs the dense graph and {@code keepRatio}'s once at the batch size they will serve, so that the first
-     * real batch pays for neither compilation nor allocation. The loader calls this before the model is handed over.
+     * Builds and runs the dense graph and each of {@code keepRatios} at the batch size they will serve, so that the
+     * first real batch pays for neither compilation nor allocation, and seeds their service times. The loader calls
+     * this before the model is handed over.
      */
-    void warmUp(int batch, double keepRatio) {
+    void warmUp(int batch, List<Double> keepRatios) {
         warmBatch = batch;
         engine.prepare(KeepPolicy.dense(), batch);
-        logits(new float[batch * manifest.input().pixels()], batch, 1.0);
-        prepareKeepRatio(keepRatio);
+        ready.remove(1.0); // measured like every other ratio
+        prepareKeepRatio(1.0);
+        for (double r : keepRatios) {
+            prepareKeepRatio(r);
+        }
     }
 
-    /** As {@link #warmUp(int, double)} for the dense forward only. */
+    /** As {@link #warmUp(int, List)} for the dense forward only. */
     void warmUp(int batch) {
-        warmUp(batch, 1.0);
+        warmUp(batch, List.of());
     }
 
     @Override

@@ -136,7 +136,8 @@ final class TransactionalCommitter implements AutoCloseable {
                 long flops = f.model.flops(f.keepRatio);
                 int tokenSum = tokens.stream().mapToInt(Integer::intValue).sum();
                 PredictionBuilder.Batch facts = new PredictionBuilder.Batch(f.model.version(),
-                        f.model.manifest().classNames(), f.keepRatio, tokens, flops, fw.startMs(), fw.inferenceMs());
+                        f.model.manifest().classNames(), f.keepRatio, f.keepReason, tokens, flops, fw.startMs(),
+                        fw.inferenceMs());
                 for (int i = 0; i < accepted.size(); i++) {
                     Accepted a = accepted.get(i);
                     if (!f.kept(a.record())) {
@@ -168,6 +169,10 @@ final class TransactionalCommitter implements AutoCloseable {
         }
         for (InFlight f : done) {
             metrics.batch(f.batch.records().size());
+            Forward fw = f.result();
+            if (fw.error() == null && !f.batch.accepted().isEmpty()) {
+                metrics.batchForward(f.predictedMs, fw.inferenceMs());
+            }
         }
         for (Rejected r : deadLetters) {
             metrics.rejected(r.reason());

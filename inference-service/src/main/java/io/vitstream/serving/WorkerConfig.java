@@ -2,6 +2,7 @@ package io.vitstream.serving;
 
 import io.vitstream.engine.EngineKind;
 import io.vitstream.engine.EngineOptions;
+import io.vitstream.serving.adapt.KeepChooser;
 import io.vitstream.util.Settings;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -39,6 +40,10 @@ import java.util.Set;
  *     needs the onnxruntime_gpu jar)
  * @param engine what runs forward passes: ONNX Runtime (auto) or DJL's PyTorch engine
  * @param kafka extra Kafka client settings
+ * @param adaptiveKeep how the fast loop judges a keep ratio when vit.control gives bounds: {@code adapt.margin}
+ *     (share of the SLO kept free, 0.2), {@code adapt.raise.margin} (further share a higher ratio must leave free
+ *     before the ratio rises, 0.15), {@code adapt.max.utilisation} (highest arrival rate / capacity, 0.9),
+ *     {@code adapt.raise.after} (batches in a row a higher ratio must fit before it is taken, 3)
  */
 public record WorkerConfig(
         String bootstrapServers,
@@ -59,7 +64,8 @@ public record WorkerConfig(
         double teacherSampleShare,
         ai.djl.Device device,
         EngineKind engine,
-        Map<String, String> kafka) {
+        Map<String, String> kafka,
+        KeepChooser.Settings adaptiveKeep) {
 
     public static final String ENV_PREFIX = "VITSTREAM_";
     /**
@@ -144,9 +150,20 @@ public record WorkerConfig(
                         + (owned.equals("group.id") ? " (use group.id)" : ""));
             }
         }
+        KeepChooser.Settings d = KeepChooser.Settings.DEFAULTS;
+        double margin = p.decimal("adapt.margin", d.margin(), 0, 0.95);
+        double raiseMargin = p.decimal("adapt.raise.margin", d.raiseMargin(), 0, 0.95);
+        double maxUtil = p.decimal("adapt.max.utilisation", d.maxUtilisation(), 0.05, 1);
+        int raiseAfter = (int) p.number("adapt.raise.after", d.raiseAfter(), 1, 10_000);
+        KeepChooser.Settings adapt = d;
+        if (margin + raiseMargin >= 1) {
+            p.error("adapt.margin + adapt.raise.margin must stay under 1, got " + margin + " + " + raiseMargin);
+        } else {
+            adapt = new KeepChooser.Settings(margin, raiseMargin, maxUtil, raiseAfter);
+        }
         p.finish("worker");
         return new WorkerConfig(bootstrap, group, worker, batch, wait, lanes, threads, maxBytes, maxPixels, modelDir, key,
-                port, heartbeat, topK, teacher, share, device, engine, kafka);
+                port, heartbeat, topK, teacher, share, device, engine, kafka, adapt);
     }
 
     /**

@@ -179,12 +179,57 @@ public final class WorkerMetrics implements MeterBinder {
                 .register(registry()).increment();
     }
 
-    /** The keep ratio the next batch runs at, read from {@code source} at each scrape. */
+    /** The keep ratio the last batch ran at, read from {@code source} at each scrape. */
     public void keepRatioFrom(DoubleSupplier source) {
         Gauge.builder("inference.keep.ratio", source, DoubleSupplier::getAsDouble)
-                .description("keep ratio the next batch runs at (from vit.control)")
+                .description("keep ratio the last batch ran at (vit.control's fixed ratio, or chosen in its bounds)")
                 .strongReference(true) // the supplier is often a method reference nobody else holds
                 .register(registry());
+    }
+
+    private record Choice(double keepRatio, String reason) {}
+
+    private final Map<Choice, Counter> choiceCounters = new ConcurrentHashMap<>();
+    private volatile Timer forwardPredicted;
+    private volatile Timer forwardActual;
+
+    /** One batch's keep ratio, chosen for {@code reason} (the prediction's keep_reason). */
+    public void keepChosen(double keepRatio, String reason) {
+        choiceCounters.computeIfAbsent(new Choice(keepRatio, reason), k -> Counter.builder("inference.keep.choices")
+                .description("batches by the keep ratio chosen for them and why (fixed, ceiling, slo, floor, hold,"
+                        + " warming)")
+                .tags("keep_ratio", ratio(k.keepRatio()), "reason", k.reason()).register(registry())).increment();
+    }
+
+    /**
+     * One batch's forward pass as the fast loop predicted it ({@code predictedMs}, NaN when it had no measurement)
+     * and as it ran: how well the chooser knows its service times.
+     */
+    public void batchForward(double predictedMs, double actualMs) {
+        if (forwardActual == null) {
+            forwardPredicted = Timer.builder("inference.batch.forward.predicted")
+                    .description("forward pass per batch as predicted by the keep-ratio chooser").register(registry());
+            forwardActual = Timer.builder("inference.batch.forward.actual")
+                    .description("forward pass per batch as measured (compare with .predicted)").register(registry());
+        }
+        if (!Double.isNaN(predictedMs)) {
+            forwardPredicted.record((long) (predictedMs * 1e6), TimeUnit.NANOSECONDS);
+            forwardActual.record((long) (actualMs * 1e6), TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** The backlog, its oldest record's wait and the arrival rate, read at each scrape. */
+    public void loadFrom(java.util.function.LongSupplier backlog, DoubleSupplier oldestWaitMs,
+            DoubleSupplier arrivalPerS) {
+        Gauge.builder("inference.backlog", backlog, b -> (double) b.getAsLong()).baseUnit("records")
+                .description("records waiting: fetched and not served, plus the assigned partitions' lag")
+                .strongReference(true).register(registry());
+        Gauge.builder("inference.backlog.oldest", oldestWaitMs, s -> s.getAsDouble() / 1000).baseUnit("seconds")
+                .description("age of the oldest waiting record when its batch was cut")
+                .strongReference(true).register(registry());
+        Gauge.builder("inference.arrival.rate", arrivalPerS, DoubleSupplier::getAsDouble)
+                .description("records per second arriving on this worker's partitions")
+                .strongReference(true).register(registry());
     }
 
     /** The versions this worker serves now; {@code canary} may be null. */

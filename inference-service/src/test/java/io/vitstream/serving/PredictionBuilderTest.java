@@ -32,7 +32,7 @@ class PredictionBuilderTest {
 
     @Test
     void theTopKAreTheMostProbableClassesInOrder() {
-        var batch = new PredictionBuilder.Batch("v3", NAMES, 0.7, List.of(17, 12), 1234, 10_000, 8.5);
+        var batch = new PredictionBuilder.Batch("v3", NAMES, 0.7, "slo", List.of(17, 12), 1234, 10_000, 8.5);
         Prediction p = builder.build(accepted(9_000, 2), new float[] {0.5f, -1f, 3f, 2f}, 1, batch, 10_020);
 
         assertThat(p.classIndex()).isEqualTo(2);
@@ -46,13 +46,14 @@ class PredictionBuilderTest {
 
     @Test
     void carriesTheBatchFactsAndTheInputsTimes() {
-        var batch = new PredictionBuilder.Batch("v3", NAMES, 0.7, List.of(17, 12), 1234, 10_000, 8.5);
+        var batch = new PredictionBuilder.Batch("v3", NAMES, 0.7, "slo", List.of(17, 12), 1234, 10_000, 8.5);
         Prediction p = builder.build(accepted(9_000, 2), new float[] {0, 1, 0, 0}, 1, batch, 10_020);
 
         assertThat(p.schema()).isEqualTo(Prediction.SCHEMA);
         assertThat(p.id()).isEqualTo("req-1");
         assertThat(p.modelVersion()).isEqualTo("v3");
         assertThat(p.keepRatio()).isEqualTo(0.7);
+        assertThat(p.keepReason()).isEqualTo("slo");
         assertThat(p.tokensKept()).containsExactly(17, 12);
         assertThat(p.flops()).isEqualTo(1234);
         assertThat(p.queueMs()).isEqualTo(1000.0); // record timestamp to the batch's start
@@ -66,7 +67,7 @@ class PredictionBuilderTest {
 
     @Test
     void aTimestampFromTheFutureGivesNoNegativeTimes() {
-        var batch = new PredictionBuilder.Batch("v1", NAMES, 1.0, List.of(50), 1, 10_000, 1.0);
+        var batch = new PredictionBuilder.Batch("v1", NAMES, 1.0, "fixed", List.of(50), 1, 10_000, 1.0);
         Prediction p = builder.build(accepted(20_000, null), new float[] {0, 0, 0, 1}, null, batch, 10_001);
 
         assertThat(p.queueMs()).isZero();
@@ -77,7 +78,7 @@ class PredictionBuilderTest {
 
     @Test
     void topKIsCutToTheClassCount() {
-        var batch = new PredictionBuilder.Batch("v1", NAMES, 1.0, List.of(50), 1, 0, 1.0);
+        var batch = new PredictionBuilder.Batch("v1", NAMES, 1.0, "fixed", List.of(50), 1, 0, 1.0);
         Prediction p = new PredictionBuilder(10, "w").build(accepted(0, null), new float[] {4, 3, 2, 1}, null, batch,
                 0);
         assertThat(p.topK()).extracting(Prediction.TopK::classIndex).containsExactly(0, 1, 2, 3);

@@ -19,7 +19,11 @@ class ServingModelTest {
     void anUnseenKeepRatioIsBuiltInTheBackgroundWhileTheNearestBuiltOneServes() throws Exception {
         ModelArtifact.Loaded loaded = ModelArtifact.load(TestKafka.tinyModel(dir, "v1", 3));
         try (ServingModel m = new ServingModel(loaded, loaded.engine(EngineOptions.of(EngineKind.ONNXRUNTIME)))) {
-            m.warmUp(4, 0.75);
+            m.warmUp(4, java.util.List.of(0.75));
+            // Warm-up seeds the service times of what it built, at the batch size it will serve.
+            assertThat(m.times().batchMs(1.0, 4)).isPositive();
+            assertThat(m.times().batchMs(0.75, 4)).isPositive();
+            assertThat(m.times().measured(0.5)).isFalse();
             assertThat(m.servable(1.0)).isEqualTo(1.0);
             assertThat(m.servable(0.75)).isEqualTo(0.75);
             // 0.5 was never built: this batch runs at 0.75, the closest ratio that is ready, and 0.5 builds meanwhile.
