@@ -154,6 +154,19 @@ final class LocalServing implements AutoCloseable {
         return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
     }
 
+    /** Stops the controller started by {@link #startController}, if any. */
+    void stopController() {
+        if (controller != null) {
+            controller.close();
+            controller = null;
+        }
+    }
+
+    /** Replaces what vit.control asks for (the worker applies it from its next batch). */
+    void setControl(ControlMessage control) {
+        Publisher.setControl(broker.clientConfig(), control);
+    }
+
     void setKeepRatio(double ratio) throws InterruptedException {
         Publisher.setControl(broker.clientConfig(), ControlMessage.active(version, ratio));
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();

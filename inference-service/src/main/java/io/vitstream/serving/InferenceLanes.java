@@ -43,6 +43,7 @@ final class InferenceLanes implements AutoCloseable {
     // Batches handed to the lanes and not committed yet, oldest first (committed strictly in this order).
     private final ArrayDeque<InFlight> inFlight = new ArrayDeque<>();
     private volatile long forwardDelayMs;
+    private volatile double slowMsPerImage;
     // Dense-teacher sampling (off when null): the teacher scores teacherShare of inputs, spread evenly.
     private final ServingModel teacher;
     private final double teacherShare;
@@ -209,6 +210,9 @@ final class InferenceLanes implements AutoCloseable {
         long startMs = System.currentTimeMillis();
         long t0 = System.nanoTime();
         try {
+            if (slowMsPerImage > 0) {
+                sleepQuietly(Math.round(slowMsPerImage * n * keepRatio));
+            }
             float[][] logits = m.logits(x, n, keepRatio);
             double inferenceMs = (System.nanoTime() - t0) / 1e6;
             m.times().observe(keepRatio, n, inferenceMs);
@@ -287,6 +291,11 @@ final class InferenceLanes implements AutoCloseable {
     /** Test hook: every forward pass first sleeps this long (slow lanes, so batches stay in flight). */
     void delayForwards(long ms) {
         forwardDelayMs = ms;
+    }
+
+    /** Test hook: every forward pass sleeps {@code msPerImage x images x keep ratio} inside its measured time. */
+    void slowForwards(double msPerImage) {
+        slowMsPerImage = msPerImage;
     }
 
     private static void sleepQuietly(long ms) {

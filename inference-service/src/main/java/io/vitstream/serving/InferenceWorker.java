@@ -71,7 +71,8 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     // The assigned partitions' lag, refreshed at most every LAG_REFRESH_NANOS (loop thread).
     private static final long LAG_REFRESH_NANOS = 20_000_000L;
     private long lag;
-    private long lagAtNanos = Long.MIN_VALUE;
+    private boolean lagKnown;
+    private long lagAtNanos;
 
     private InferenceWorker(WorkerConfig config, MeterRegistry registry, ServingModel initial, ServingModel teacher,
             int laneCount) {
@@ -89,8 +90,8 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         this.committer = new TransactionalCommitter(WorkerClients.producer(config, common), consumer, lanes, collector,
                 new PredictionBuilder(config.topK(), config.workerId()), metrics);
         new KafkaClientMetrics(consumer).bindTo(registry); // consumer lag and fetch rates
-        metrics.keepRatioFrom(() -> keep.lastKeepRatio(follower.keepRatio()));
-        follower.heartbeatFrom(() -> keep.lastKeepRatio(follower.keepRatio()), () -> keep.load(follower.control()));
+        metrics.keepRatioFrom(this::keepRatioNow);
+        follower.heartbeatFrom(this::keepRatioNow, () -> keep.load(follower.control()));
         // The process next to the worker: heap, GC pauses and CPU explain latency outliers on the dashboards.
         new JvmMemoryMetrics().bindTo(registry);
         gcMetrics.bindTo(registry);
@@ -170,6 +171,12 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
                     + " README, \"GPU\")");
         }
         return forced;
+    }
+
+    /** Control's fixed ratio, or in the adaptive mode the ratio the fast loop gave the last batch. */
+    private double keepRatioNow() {
+        io.vitstream.kafka.ControlMessage c = follower.control();
+        return c == null || !c.adaptive() ? follower.keepRatio() : keep.lastKeepRatio(c.keepRatio());
     }
 
     public WorkerMetrics metrics() {
@@ -276,7 +283,8 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
 
     /** The assigned partitions' lag as the consumer last saw it (no broker call), refreshed every 20 ms. */
     private long lag(long nowNanos) {
-        if (nowNanos - lagAtNanos >= LAG_REFRESH_NANOS) {
+        if (!lagKnown || nowNanos - lagAtNanos >= LAG_REFRESH_NANOS) {
+            lagKnown = true;
             long sum = 0;
             for (org.apache.kafka.common.TopicPartition tp : consumer.assignment()) {
                 sum += consumer.currentLag(tp).orElse(0);
@@ -326,6 +334,14 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
     /** Test hook: every forward pass first sleeps this long (slow lanes, so batches stay in flight). */
     void delayForwards(long ms) {
         lanes.delayForwards(ms);
+    }
+
+    /**
+     * Test hook: every forward pass also sleeps {@code msPerImage x images x keep ratio}, inside its measured time (a
+     * slow model whose cost scales with the tokens kept, as a real one's does).
+     */
+    void slowForwards(double msPerImage) {
+        lanes.slowForwards(msPerImage);
     }
 
     /** Test hook: the worker dies at its next commit, leaving the transaction open (like kill -9). */

@@ -158,21 +158,24 @@ final class ServingModel implements AutoCloseable {
     }
 
     /**
-     * Builds and warms {@code keepRatio}'s graph on the calling thread, unless it is ready, and seeds its service time
-     * at the warm-up batch size (the best of three passes: the first real batches then refine it).
+     * Builds and warms {@code keepRatio}'s graph on the calling thread, unless it is ready, and seeds its service times
+     * at one image, a quarter batch and the full warm-up batch (the best of three passes each; served batches then
+     * refine them).
      */
     void prepareKeepRatio(double keepRatio) {
         if (!ready.contains(keepRatio)) {
-            int batch = warmBatch;
-            engine.prepare(policy(keepRatio), batch);
-            float[] zeros = new float[batch * manifest.input().pixels()];
-            double best = Double.POSITIVE_INFINITY;
-            for (int i = 0; i < 3; i++) {
-                long t0 = System.nanoTime();
-                logits(zeros, batch, keepRatio);
-                best = Math.min(best, (System.nanoTime() - t0) / 1e6);
+            int full = warmBatch;
+            engine.prepare(policy(keepRatio), full);
+            for (int batch : new java.util.TreeSet<>(List.of(1, Math.max(1, full / 4), full))) {
+                float[] zeros = new float[batch * manifest.input().pixels()];
+                double best = Double.POSITIVE_INFINITY;
+                for (int i = 0; i < 3; i++) {
+                    long t0 = System.nanoTime();
+                    logits(zeros, batch, keepRatio);
+                    best = Math.min(best, (System.nanoTime() - t0) / 1e6);
+                }
+                times.seed(keepRatio, batch, best);
             }
-            times.seed(keepRatio, batch, best);
             ready.add(keepRatio);
         }
     }

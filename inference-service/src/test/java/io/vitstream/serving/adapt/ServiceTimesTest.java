@@ -15,19 +15,49 @@ class ServiceTimesTest {
     }
 
     @Test
-    void aSeedIsReplacedGraduallyByWhatBatchesMeasure() {
+    void theFirstMeasuredBatchReplacesTheSeedAndLaterOnesAverage() {
         ServiceTimes t = new ServiceTimes();
         t.seed(0.7, 32, 32);
         assertThat(t.batchMs(0.7, 32)).isEqualTo(32.0);
         t.seed(0.7, 32, 1000); // a second seed changes nothing
         assertThat(t.batchMs(0.7, 32)).isEqualTo(32.0);
         t.observe(0.7, 32, 64);
-        assertThat(t.batchMs(0.7, 32)).isCloseTo(32 + ServiceTimes.ALPHA * 32, within(1e-9));
+        assertThat(t.batchMs(0.7, 32)).isEqualTo(64.0);
+        t.observe(0.7, 32, 32);
+        assertThat(t.batchMs(0.7, 32)).isCloseTo(64 + ServiceTimes.ALPHA * (32 - 64), within(1e-9));
         for (int i = 0; i < 200; i++) {
-            t.observe(0.7, 32, 64);
+            t.observe(0.7, 32, 48);
         }
-        assertThat(t.batchMs(0.7, 32)).isCloseTo(64, within(0.01));
-        assertThat(t.capacityPerS(0.7, 32, 2)).isCloseTo(2 * 32 * 1000 / 64.0, within(0.1));
+        assertThat(t.batchMs(0.7, 32)).isCloseTo(48, within(0.01));
+        assertThat(t.capacityPerS(0.7, 32, 2)).isCloseTo(2 * 32 * 1000 / 48.0, within(0.1));
+    }
+
+    @Test
+    void aRatioKnownOnlyFromItsSeedIsScaledByHowMuchSlowerServedBatchesRanThanTheirSeeds() {
+        ServiceTimes t = new ServiceTimes();
+        t.seed(1.0, 32, 32);
+        t.seed(0.5, 32, 16);
+        for (int i = 0; i < 300; i++) {
+            t.observe(1.0, 32, 96); // the loaded machine runs 3x slower than at warm-up
+        }
+        assertThat(t.slowdown()).isCloseTo(3.0, within(0.01));
+        assertThat(t.batchMs(1.0, 32)).isCloseTo(96.0, within(0.01));
+        assertThat(t.batchMs(0.5, 32)).isCloseTo(48.0, within(0.2)); // seed 16 x 3
+        t.observe(0.5, 32, 40); // measured now: its own figure
+        assertThat(t.batchMs(0.5, 32)).isEqualTo(40.0);
+    }
+
+    @Test
+    void aRatioServedAtOtherSizesIsScaledByItsOwnSlowdown() {
+        ServiceTimes t = new ServiceTimes();
+        t.seed(1.0, 1, 1);
+        t.seed(1.0, 32, 8);
+        t.seed(0.5, 32, 4);
+        for (int i = 0; i < 300; i++) {
+            t.observe(1.0, 1, 4); // served one image at a time, 4x its seed
+            t.observe(0.5, 32, 4); // 0.5 runs as seeded
+        }
+        assertThat(t.batchMs(1.0, 32)).isCloseTo(32.0, within(0.1)); // its seed 8 x its own slowdown 4
     }
 
     @Test
