@@ -25,7 +25,10 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -216,14 +219,15 @@ final class BenchAdaptCommand implements Callable<Integer> {
     }
 
     /**
-     * The worker's dense capacity: {@code capacityImages} sent at once at keep 1.0 (after as many to warm the JIT),
-     * images per second between the first quarter and the last prediction.
+     * The worker's dense capacity: {@code capacityImages} sent at once at keep 1.0, three times (the first warms the
+     * JIT), images per second between the first quarter and the last prediction; the better of the last two (this
+     * machine's speed moves; the better round is closer to what the worker can do).
      */
     private double measureCapacity(LocalServing serving, List<byte[]> pngs, LabeledImages test, PrintWriter out)
             throws Exception {
         serving.setControl(ControlMessage.active(serving.version, 1.0));
         double best = 0;
-        for (int round = 0; round < 2; round++) {
+        for (int round = 0; round < 3; round++) {
             List<Sent> run = new ArrayList<>();
             try (KafkaConsumer<String, byte[]> reader = reader(serving);
                     KafkaProducer<String, byte[]> producer = serving.producer()) {
@@ -245,7 +249,7 @@ final class BenchAdaptCommand implements Callable<Integer> {
                     round == 0 ? " (JIT warm-up)" : "");
             out.flush();
             if (round > 0) {
-                best = rate;
+                best = Math.max(best, rate);
             }
         }
         return best;
@@ -305,13 +309,24 @@ final class BenchAdaptCommand implements Callable<Integer> {
         return new ArrayList<>(all);
     }
 
-    private KafkaConsumer<String, byte[]> reader(LocalServing serving) {
+    /**
+     * A read_committed reader of every partition of vit.predictions from their current ends (assigned, no group:
+     * nothing written from here on is missed, and nothing before is read).
+     */
+    private static KafkaConsumer<String, byte[]> reader(LocalServing serving) {
+        Map<String, Object> c = new LinkedHashMap<>(serving.broker.clientConfig());
         // Low fetch waits: when this client sees a prediction is what the SLO is judged by.
-        KafkaConsumer<String, byte[]> c = serving.consumer(Topics.PREDICTIONS, Map.of(
-                ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5, ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000));
-        c.poll(Duration.ofMillis(200)); // joins its group and starts at the end of what is there
-        c.seekToEnd(c.assignment());
-        return c;
+        c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5);
+        c.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000);
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        KafkaConsumer<String, byte[]> reader = new KafkaConsumer<>(c, new StringDeserializer(),
+                new ByteArrayDeserializer());
+        List<TopicPartition> tps = reader.partitionsFor(Topics.PREDICTIONS).stream()
+                .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+        reader.assign(tps);
+        reader.seekToEnd(tps);
+        tps.forEach(reader::position); // seekToEnd is lazy: fix the positions now
+        return reader;
     }
 
     /** Reads predictions for {@code byId}'s inputs until {@code expected} are answered or {@code timeout} ends. */

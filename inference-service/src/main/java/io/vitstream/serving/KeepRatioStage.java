@@ -24,6 +24,10 @@ final class KeepRatioStage {
     static final long ARRIVAL_WINDOW_NANOS = 1_000_000_000L;
     /** The share of batches at the floor is over this many recent batches. */
     static final int RECENT_BATCHES = 200;
+    /** Efficiency is sampled over windows of about this long in which the worker stays backlogged. */
+    static final long EFFICIENCY_WINDOW_NANOS = 1_000_000_000L;
+    /** Weight of the newest efficiency sample. */
+    static final double EFFICIENCY_ALPHA = 0.3;
 
     private final KeepChooser chooser;
     private final int batchMax;
@@ -34,6 +38,13 @@ final class KeepRatioStage {
     private final boolean[] recentAtFloor = new boolean[RECENT_BATCHES];
     private int recentCount;
     private int recentNext;
+    // Efficiency: predicted lane time of the batches submitted in a window where every batch found a full batch
+    // waiting behind it, over the lane time the window had. Below 1 when decoding, commits or other processes on the
+    // cores hold the lanes back.
+    private long windowStartNanos = -1;
+    private double windowPredictedMs;
+    private boolean windowBacklogged = true;
+    private volatile double efficiency = 1.0;
     // Read by heartbeats and scrapes.
     private volatile double arrivalPerS;
     private volatile long backlog;
@@ -89,9 +100,10 @@ final class KeepRatioStage {
         double start = control == null ? 1.0 : control.keepRatio();
         KeepChooser.Bounds bounds = new KeepChooser.Bounds(floor, ceiling, slo, start);
         KeepChooser.Load load = new KeepChooser.Load(batch.size(), waiting, inLanes, ageMs, arrivalPerS, batchMax,
-                lanes);
+                lanes, efficiency, nowMs);
         ServiceTimes times = m.times();
         Choice c = chooser.choose(bounds, load, (r, b) -> m.isReady(r) ? times.batchMs(r, b) : Double.NaN);
+        sampleEfficiency(System.nanoTime(), c.predictedBatchMs(), waiting >= batchMax);
         if (active) {
             activeTimes = times;
         }
@@ -109,6 +121,35 @@ final class KeepRatioStage {
         return c;
     }
 
+    /**
+     * Adds one submitted batch to the efficiency window; a window that stayed backlogged throughout yields a sample
+     * (predicted lane time over the lane time it had), a window that did not is dropped (idle lanes say nothing).
+     */
+    void sampleEfficiency(long nowNanos, double predictedMs, boolean backlogged) {
+        if (windowStartNanos < 0) {
+            windowStartNanos = nowNanos;
+        }
+        windowBacklogged &= backlogged && !Double.isNaN(predictedMs);
+        if (!Double.isNaN(predictedMs)) {
+            windowPredictedMs += predictedMs;
+        }
+        long elapsed = nowNanos - windowStartNanos;
+        if (elapsed >= EFFICIENCY_WINDOW_NANOS) {
+            if (windowBacklogged) {
+                double sample = Math.max(0.2, Math.min(1.0, windowPredictedMs / (lanes * elapsed / 1e6)));
+                efficiency += EFFICIENCY_ALPHA * (sample - efficiency);
+            }
+            windowStartNanos = nowNanos;
+            windowPredictedMs = 0;
+            windowBacklogged = true;
+        }
+    }
+
+    /** The share of predicted lane capacity the worker achieves when backlogged (1 until measured). */
+    double efficiency() {
+        return efficiency;
+    }
+
     /** The ratio the last batch was given, or {@code fallback} before the first batch. */
     double lastKeepRatio(double fallback) {
         double r = lastRatio;
@@ -124,7 +165,7 @@ final class KeepRatioStage {
         List<Double> ratios = ModelFollower.keepRatios(control);
         Map<String, Double> capacity = new LinkedHashMap<>();
         for (double r : ratios.stream().sorted().toList()) {
-            double perS = times.capacityPerS(r, batchMax, lanes);
+            double perS = times.capacityPerS(r, batchMax, lanes) * efficiency;
             if (!Double.isNaN(perS)) {
                 capacity.put(String.format(Locale.ROOT, "%.2f", r), Math.round(perS * 10) / 10.0);
             }

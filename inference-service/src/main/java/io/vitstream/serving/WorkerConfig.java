@@ -42,8 +42,9 @@ import java.util.Set;
  * @param kafka extra Kafka client settings
  * @param adaptiveKeep how the fast loop judges a keep ratio when vit.control gives bounds: {@code adapt.margin}
  *     (share of the SLO kept free, 0.2), {@code adapt.raise.margin} (further share a higher ratio must leave free
- *     before the ratio rises, 0.15), {@code adapt.max.utilisation} (highest arrival rate / capacity, 0.9),
- *     {@code adapt.raise.after} (batches in a row a higher ratio must fit before it is taken, 3)
+ *     before the ratio rises, 0.15), {@code adapt.max.utilisation} (highest arrival rate / capacity, 0.85),
+ *     {@code adapt.raise.after} (batches in a row a higher ratio must fit before it is taken, 3) and
+ *     {@code adapt.raise.after.ms} (and for at least this long, 1000)
  */
 public record WorkerConfig(
         String bootstrapServers,
@@ -155,11 +156,12 @@ public record WorkerConfig(
         double raiseMargin = p.decimal("adapt.raise.margin", d.raiseMargin(), 0, 0.95);
         double maxUtil = p.decimal("adapt.max.utilisation", d.maxUtilisation(), 0.05, 1);
         int raiseAfter = (int) p.number("adapt.raise.after", d.raiseAfter(), 1, 10_000);
+        long raiseAfterMs = p.number("adapt.raise.after.ms", d.raiseAfterMs(), 0, 600_000);
         KeepChooser.Settings adapt = d;
         if (margin + raiseMargin >= 1) {
             p.error("adapt.margin + adapt.raise.margin must stay under 1, got " + margin + " + " + raiseMargin);
         } else {
-            adapt = new KeepChooser.Settings(margin, raiseMargin, maxUtil, raiseAfter);
+            adapt = new KeepChooser.Settings(margin, raiseMargin, maxUtil, raiseAfter, raiseAfterMs);
         }
         p.finish("worker");
         return new WorkerConfig(bootstrap, group, worker, batch, wait, lanes, threads, maxBytes, maxPixels, modelDir, key,

@@ -18,9 +18,11 @@ import java.util.List;
  *   <li>arrivals: the utilisation lambda / mu(r) must stay under {@code max_utilisation}, else the backlog grows
  *       without bound however small it is now.
  * </ul>
- * r fits when the larger of the two completions is at most (1 - margin) x SLO and the utilisation fits. Lowering is
- * immediate (within one batch); raising needs the higher ratio to fit with a further {@code raise_margin} for
- * {@code raise_after} batches in a row, so the ratio does not flap at a boundary.
+ * mu(r) is scaled by the worker's measured efficiency: the share of its predicted lane time that a backlogged
+ * worker really achieves (decoding, commits and other processes on the cores take the rest). r fits when the larger
+ * of the two completions is at most (1 - margin) x SLO and the utilisation fits. Lowering is immediate (within one
+ * batch); raising needs the higher ratio to fit with a further {@code raise_margin} for {@code raise_after} batches
+ * in a row spanning at least {@code raise_after_ms}, so the ratio does not flap at a boundary.
  */
 public final class KeepChooser {
     /** Candidate ratios are this far apart between the floor and the ceiling. */
@@ -31,16 +33,18 @@ public final class KeepChooser {
      * @param raiseMargin further share of the SLO a higher ratio must leave free before the chooser raises
      * @param maxUtilisation highest arrival rate / capacity a ratio may run at
      * @param raiseAfter batches in a row the higher ratio must fit before the chooser raises
+     * @param raiseAfterMs and for at least this long
      */
-    public record Settings(double margin, double raiseMargin, double maxUtilisation, int raiseAfter) {
-        public static final Settings DEFAULTS = new Settings(0.2, 0.15, 0.9, 3);
+    public record Settings(double margin, double raiseMargin, double maxUtilisation, int raiseAfter,
+            long raiseAfterMs) {
+        public static final Settings DEFAULTS = new Settings(0.2, 0.15, 0.85, 3, 1000);
 
         public Settings {
             if (!(margin >= 0 && margin < 1) || !(raiseMargin >= 0 && margin + raiseMargin < 1)
-                    || !(maxUtilisation > 0 && maxUtilisation <= 1) || raiseAfter < 1) {
+                    || !(maxUtilisation > 0 && maxUtilisation <= 1) || raiseAfter < 1 || raiseAfterMs < 0) {
                 throw new IllegalArgumentException("adaptive keep settings out of range: margin " + margin
                         + ", raise margin " + raiseMargin + ", max utilisation " + maxUtilisation + ", raise after "
-                        + raiseAfter);
+                        + raiseAfter + " batches and " + raiseAfterMs + " ms");
             }
         }
     }
@@ -66,9 +70,17 @@ public final class KeepChooser {
      * @param arrivalPerS records per second arriving on the worker's partitions
      * @param batchMax the largest batch
      * @param lanes lanes running batches side by side
+     * @param efficiency share of the predicted lane capacity the worker achieves when backlogged, in (0, 1]
+     * @param nowMs the loop's clock (only the hysteresis reads it)
      */
     public record Load(int batch, long waiting, long inLanes, double oldestAgeMs, double arrivalPerS, int batchMax,
-            int lanes) {}
+            int lanes, double efficiency, long nowMs) {
+        /** A load at full efficiency, at time 0. */
+        public Load(int batch, long waiting, long inLanes, double oldestAgeMs, double arrivalPerS, int batchMax,
+                int lanes) {
+            this(batch, waiting, inLanes, oldestAgeMs, arrivalPerS, batchMax, lanes, 1.0, 0);
+        }
+    }
 
     /** Forward-pass time of {@code batch} images at {@code keepRatio} in ms; NaN when the ratio cannot serve yet. */
     @FunctionalInterface
@@ -113,6 +125,7 @@ public final class KeepChooser {
     private double current = Double.NaN;
     private double raiseCandidate = Double.NaN;
     private int raiseStreak;
+    private long raiseSinceMs;
 
     public KeepChooser(Settings settings) {
         this.settings = settings;
@@ -175,9 +188,14 @@ public final class KeepChooser {
         // A higher ratio than the current one fits: raise only to what fits the stricter budget, after a streak.
         double up = Double.isNaN(fitsToRaise) ? cur : Math.max(cur, fitsToRaise);
         if (up > cur) {
-            raiseStreak = up == raiseCandidate ? raiseStreak + 1 : 1;
+            if (up == raiseCandidate) {
+                raiseStreak++;
+            } else {
+                raiseStreak = 1;
+                raiseSinceMs = load.nowMs();
+            }
             raiseCandidate = up;
-            if (raiseStreak >= settings.raiseAfter()) {
+            if (raiseStreak >= settings.raiseAfter() && load.nowMs() - raiseSinceMs >= settings.raiseAfterMs()) {
                 return remember(choice(up, up >= round(bounds.ceiling()) ? Reason.CEILING : Reason.SLO, load, times));
             }
         } else {
@@ -211,7 +229,7 @@ public final class KeepChooser {
         if (Double.isNaN(full) || Double.isNaN(own) || full <= 0) {
             return Double.NaN;
         }
-        double perMs = load.lanes() * (double) load.batchMax() / full; // images per ms at full batches
+        double perMs = load.efficiency() * load.lanes() * load.batchMax() / full; // images per ms, full batches
         double oldest = load.oldestAgeMs() + load.inLanes() / perMs + own;
         double newest = (load.inLanes() + load.batch() + load.waiting()) / perMs + full;
         return Math.max(oldest, newest);
@@ -220,7 +238,7 @@ public final class KeepChooser {
     /** Arrival rate over capacity at {@code r}. */
     static double utilisation(double r, Load load, Times times) {
         double full = times.batchMs(r, load.batchMax());
-        double capacityPerS = load.lanes() * load.batchMax() * 1000.0 / full;
+        double capacityPerS = load.efficiency() * load.lanes() * load.batchMax() * 1000.0 / full;
         return load.arrivalPerS() / capacityPerS;
     }
 

@@ -16,6 +16,8 @@ class KeepChooserTest {
     // A full batch of 32 at keep ratio r takes 100 r ms (per image the same at any size); 2 lanes: 640 r^-1 images/s.
     private static final Times LINEAR = (r, b) -> 100 * r * b / 32.0;
     private static final Bounds ADAPTIVE = new Bounds(0.5, 1.0, 1000, 1.0);
+    /** The defaults with hysteresis by batches alone (no minimum time). */
+    private static final KeepChooser.Settings BY_BATCHES = new KeepChooser.Settings(0.2, 0.15, 0.85, 3, 0);
 
     private static Load waiting(long records) {
         return new Load(32, records, 0, 10, 0, 32, 2);
@@ -115,7 +117,7 @@ class KeepChooserTest {
 
     @Test
     void itLowersAtOnceButRaisesOnlyAfterTheHigherRatioFitsTheStricterBudgetForRaiseAfterBatches() {
-        KeepChooser chooser = new KeepChooser(KeepChooser.Settings.DEFAULTS); // raise after 3
+        KeepChooser chooser = new KeepChooser(BY_BATCHES); // raise after 3
         assertThat(chooser.choose(ADAPTIVE, waiting(600), LINEAR).keepRatio()).isEqualTo(0.7);
         // The backlog is served: 1.0 fits even the raise budget (1 - 0.2 - 0.15) x 1000 = 650 ms.
         List<Choice> next = new ArrayList<>();
@@ -130,7 +132,7 @@ class KeepChooserTest {
 
     @Test
     void aLoadNearTheBoundaryDoesNotFlap() {
-        KeepChooser chooser = new KeepChooser(KeepChooser.Settings.DEFAULTS);
+        KeepChooser chooser = new KeepChooser(BY_BATCHES);
         chooser.choose(ADAPTIVE, waiting(600), LINEAR); // down to 0.7
         // 400 waiting: 1.0 fits the budget (432 / 0.64 + 100 = 775 <= 800 ms) but not the raise budget (650 ms),
         // 0.8 fits both (620 ms). Every fifth batch finds nothing waiting (1.0 would fit the raise budget once).
@@ -145,10 +147,38 @@ class KeepChooserTest {
     }
 
     @Test
+    void raisingAlsoWaitsForTheMinimumTime() {
+        KeepChooser chooser = new KeepChooser(KeepChooser.Settings.DEFAULTS); // 3 batches and 1,000 ms
+        assertThat(chooser.choose(ADAPTIVE, new Load(32, 600, 0, 10, 0, 32, 2, 1.0, 0), LINEAR).keepRatio())
+                .isEqualTo(0.7);
+        List<Double> ratios = new ArrayList<>();
+        for (long t = 100; t <= 1500; t += 100) {
+            ratios.add(chooser.choose(ADAPTIVE, new Load(32, 0, 0, 10, 0, 32, 2, 1.0, t), LINEAR).keepRatio());
+        }
+        // The streak starts at 100 ms: held until 1,100 ms, then 1.0.
+        assertThat(ratios.subList(0, 10)).containsOnly(0.7);
+        assertThat(ratios.get(10)).isEqualTo(1.0);
+    }
+
+    @Test
+    void aLowerEfficiencyMeansLessCapacity() {
+        // Nothing waiting, 560/s arriving: at full efficiency 1.0 fits (0.875 of 640/s is over 0.85; 0.9 fits);
+        // at efficiency 0.7 only 0.6 does (capacity 0.7 x 1,067 = 747/s; 560 / 747 = 0.75).
+        Load full = new Load(8, 0, 0, 5, 560, 32, 2, 1.0, 0);
+        Load slow = new Load(8, 0, 0, 5, 560, 32, 2, 0.7, 0);
+        assertThat(new KeepChooser(KeepChooser.Settings.DEFAULTS).choose(ADAPTIVE, full, LINEAR).keepRatio())
+                .isEqualTo(0.9);
+        assertThat(new KeepChooser(KeepChooser.Settings.DEFAULTS).choose(ADAPTIVE, slow, LINEAR).keepRatio())
+                .isEqualTo(0.6);
+    }
+
+    @Test
     void settingsOutOfRangeAreRefused() {
-        assertThatThrownBy(() -> new KeepChooser.Settings(0.7, 0.4, 0.9, 3))
+        assertThatThrownBy(() -> new KeepChooser.Settings(0.7, 0.4, 0.9, 3, 0))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("margin");
-        assertThatThrownBy(() -> new KeepChooser.Settings(0.2, 0.1, 1.5, 3))
+        assertThatThrownBy(() -> new KeepChooser.Settings(0.2, 0.1, 1.5, 3, 0))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new KeepChooser.Settings(0.2, 0.1, 0.9, 3, -1))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 }
