@@ -1,5 +1,6 @@
 package io.vitstream.controller.policy;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import io.vitstream.controller.stream.MetricsView.VersionStats;
 import io.vitstream.kafka.WorkerStatus;
 import java.util.Collection;
@@ -30,6 +31,7 @@ import java.util.TreeMap;
  * @param workersNeeded ceil(arrival / per-worker capacity at the floor): how many workers would meet the arrival at
  *     the floor (a hint; nothing scales by itself), or null when unknown
  */
+@JsonInclude(JsonInclude.Include.NON_NULL)
 public record FleetLoad(int workers, int reporting, double arrivalPerS, long backlog, double oldestWaitMs,
         Double atFloorShare, String atFloorSource, Map<String, Map<String, Double>> capacityPerS, double floor,
         Double capacityAtFloorPerS, int workersAtFloor, Integer workersNeeded) {
