@@ -15,6 +15,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.OutOfOrderSequenceException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.UnsupportedVersionException;
@@ -111,24 +112,47 @@ public final class KafkaControlPlane implements ControlPlane, AutoCloseable {
             producer.send(new ProducerRecord<>(Topics.CONTROL, Topics.CONTROL_KEY,
                     ControlMessage.SERDE.serialize(Topics.CONTROL, next)));
             producer.commitTransaction();
-        } catch (ProducerFencedException | OutOfOrderSequenceException | AuthorizationException
-                | UnsupportedVersionException e) {
-            // KafkaProducer javadoc: the producer cannot go on; only close is left.
-            problem = (e instanceof ProducerFencedException ? "another controller instance claimed transactional id "
-                    + transactionalId + ": this one no longer writes " + Topics.CONTROL
-                    : "cannot write " + Topics.CONTROL + " any more (" + e.getClass().getSimpleName() + ": "
-                            + e.getMessage() + ")") + "; restart it to take over again";
+        } catch (KafkaException e) {
+            Throwable fatal = fatal(e);
+            if (fatal == null) {
+                try {
+                    producer.abortTransaction();
+                } catch (KafkaException abort) {
+                    e.addSuppressed(abort);
+                    fatal = fatal(abort);
+                }
+            }
+            if (fatal == null) {
+                throw new IllegalStateException("cannot write " + Topics.CONTROL + ": " + e.getMessage(), e);
+            }
+            // KafkaProducer javadoc: after these the producer cannot go on; only close is left.
+            problem = (fenced(fatal) ? "another controller instance claimed transactional id " + transactionalId
+                    + ": this one no longer writes " + Topics.CONTROL : "cannot write " + Topics.CONTROL
+                    + " any more (" + fatal.getClass().getSimpleName() + ": " + fatal.getMessage() + ")")
+                    + "; restart it to take over again";
             log.error("{}", problem);
             producer.close(Duration.ZERO);
             throw new IllegalStateException(problem, e);
-        } catch (KafkaException e) {
-            try {
-                producer.abortTransaction();
-            } catch (KafkaException abort) {
-                e.addSuppressed(abort);
-            }
-            throw new IllegalStateException("cannot write " + Topics.CONTROL + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The error in {@code e}'s causes after which this producer cannot write again, or null. */
+    private static Throwable fatal(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (fenced(t) || t instanceof OutOfOrderSequenceException || t instanceof AuthorizationException
+                    || t instanceof UnsupportedVersionException) {
+                return t;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * A newer holder of the transactional id bumped its epoch: brokers say so as a fenced producer, or (transactions
+     * v2) as an old epoch.
+     */
+    private static boolean fenced(Throwable t) {
+        return t instanceof ProducerFencedException || t instanceof InvalidProducerEpochException;
     }
 
     @Override
