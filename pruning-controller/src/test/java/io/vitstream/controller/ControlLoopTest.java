@@ -1,6 +1,5 @@
 package io.vitstream.controller;
 
-import static io.vitstream.controller.Fakes.T0;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
