@@ -20,7 +20,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "controller", mixinStandardHelpOptions = true,
         description = {"Run the controller: metrics from vit.predictions and vit.labels (Kafka Streams), the SLO "
-            + "policy (keep ratio, re-prune, rollback), canary rollouts, and the admin REST API with /metrics and /health.",
+            + "policy (keep-ratio bounds the workers adapt within, or one fixed ratio; re-prune, rollback), canary "
+            + "rollouts, and the admin REST API with /metrics and /health.",
             "Settings: options > environment (VITSTREAM_CONTROLLER_<NAME>, KAFKA_BOOTSTRAP_SERVERS) > --config file."})
 final class ControllerCommand implements Callable<Integer> {
     @Option(names = "--config", description = "Properties file (bootstrap.servers, admin.token, policy.*, prune.* ...).")
@@ -54,7 +55,10 @@ final class ControllerCommand implements Callable<Integer> {
     @Option(names = "--data-dir", description = "Fashion-MNIST directory for re-prune calibration and fine-tuning.")
     String dataDir;
 
-    @Option(names = "--slo-ms", description = "p95 end-to-end latency SLO in ms (policy.slo.ms).")
+    @Option(names = "--slo-ms", description = {"p95 end-to-end latency SLO in ms (policy.slo.ms). The workers choose"
+            + " each batch's keep ratio within [policy.keep.floor, policy.keep.ceiling] to meet it; the controller"
+            + " raises the floor when accuracy falls and re-prunes when they sit at the floor (policy.keep.mode=fixed:"
+            + " the controller steps one ratio instead)."})
     String sloMs;
 
     @Option(names = "--policy", description = "JSON file of policy settings (snake_case, as GET /policy shows).")

@@ -68,7 +68,8 @@ final class DemoCommand implements Callable<Integer> {
     int timeoutSeconds;
 
     @Option(names = "--slo-ms", description = {"Instead of the keep-ratio phases, stream at --rate and let the"
-            + " controller work against this p95 latency SLO (ms): keep ratio down, re-prune, canary, promotion."})
+            + " loops work against this p95 latency SLO (ms): the worker adapts its keep ratio within the bounds, the"
+            + " controller re-prunes when it sits at the floor, canary, promotion."})
     Double sloMs;
 
     @Option(names = "--rate", defaultValue = "200", description = "Images per second with --slo-ms (default: ${DEFAULT-VALUE}).")

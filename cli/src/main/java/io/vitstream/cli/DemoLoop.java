@@ -3,6 +3,9 @@ package io.vitstream.cli;
 import io.vitstream.controller.Controller;
 import io.vitstream.controller.Views;
 import io.vitstream.controller.job.JobStatus;
+import io.vitstream.controller.policy.FleetLoad;
+import io.vitstream.controller.policy.KeepMode;
+import io.vitstream.controller.policy.Policy;
 import io.vitstream.controller.policy.PolicySettings;
 import io.vitstream.controller.rollout.RolloutPhase;
 import io.vitstream.controller.rollout.RolloutState;
@@ -24,8 +27,8 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 
 /**
- * {@code vitstream demo --slo-ms X}: labelled images stream at a steady rate while the controller works against an
- * SLO; every decision, the prune job's progress and a status line per policy window are printed as they happen,
+ * {@code vitstream demo --slo-ms X}: labelled images stream at a steady rate while the worker's fast loop and the
+ * controller's slow loop work against an SLO; every decision, the prune job's progress and a status line per policy window are printed as they happen,
  * until a re-pruned version is promoted and the latency is back under the SLO (or the time is up).
  */
 final class DemoLoop {
@@ -71,11 +74,20 @@ final class DemoLoop {
         PolicySettings p = controller.policy();
         String first = controller.control().activeVersion();
         synchronized (out) {
-            out.printf(Locale.ROOT, "policy: SLO p95 %.0f ms over %.0f s windows; keep ratio -%.2f after %d windows over"
-                    + " (floor %.2f, cool-down %.0f s); at the floor a re-prune to %.1f x SLO / p95 of the FLOPs; canary"
-                    + " %.0f%% of batches, promoted when within %.2f of the active accuracy over %d labelled"
-                    + " predictions%n", p.sloMs(), p.windowS(), p.keepStep(), p.breachWindows(), p.keepFloor(),
-                    p.keepCooldownS(), p.pruneSafety(), 100 * p.canaryShare(), p.canaryMargin(), p.canarySamples());
+            if (p.keepMode() == KeepMode.FIXED) {
+                out.printf(Locale.ROOT, "policy: SLO p95 %.0f ms over %.0f s windows; keep ratio -%.2f after %d windows"
+                        + " over (floor %.2f, cool-down %.0f s); at the floor a re-prune to %.1f x SLO / p95 of the"
+                        + " FLOPs", p.sloMs(), p.windowS(), p.keepStep(), p.breachWindows(), p.keepFloor(),
+                        p.keepCooldownS(), p.pruneSafety());
+            } else {
+                out.printf(Locale.ROOT, "policy: SLO p95 %.0f ms over %.0f s windows; the worker picks each batch's keep"
+                        + " ratio within [%.2f, %.2f]; the floor +%.2f when accuracy < %.2f; when it sits at the floor"
+                        + " (%.0f%% of batches) over the SLO for %d windows, a re-prune to %.1f x capacity / arrival of"
+                        + " the FLOPs", p.sloMs(), p.windowS(), p.keepFloor(), p.keepCeiling(), p.keepStep(),
+                        p.accuracyFloor(), 100 * p.atFloorShare(), p.breachWindows(), p.pruneSafety());
+            }
+            out.printf(Locale.ROOT, "; canary %.0f%% of batches, promoted when within %.2f of the active accuracy over"
+                    + " %d labelled predictions%n", 100 * p.canaryShare(), p.canaryMargin(), p.canarySamples());
             out.printf(Locale.ROOT, "streaming labelled test images at %d/s; every step is printed as it happens%n%n",
                     rate);
             out.flush();
@@ -132,15 +144,22 @@ final class DemoLoop {
         }
         ControlMessage c = controller.control();
         synchronized (out) {
-            out.printf(Locale.ROOT, "%nfinal: active %s at keep ratio %.2f; %d decisions (GET /decisions)%n",
-                    c.activeVersion(), c.keepRatio(), controller.decisions().size());
+            out.printf(Locale.ROOT, "%nfinal: active %s at %s; %d decisions (GET /decisions)%n",
+                    c.activeVersion(), Policy.describe(c), controller.decisions().size());
             out.flush();
         }
     }
 
     private static String statusLine(Views.Status s, PolicySettings p) {
         List<String> parts = new ArrayList<>();
-        parts.add(String.format(Locale.ROOT, "keep %.2f", s.keepRatio()));
+        parts.add(s.keepFloor() == null ? String.format(Locale.ROOT, "keep %.2f", s.keepRatio())
+                : String.format(Locale.ROOT, "keep within [%.2f, %.2f]", s.keepFloor(), s.keepCeiling()));
+        FleetLoad l = s.load();
+        if (l != null && l.reporting() > 0) {
+            parts.add(String.format(Locale.ROOT, "arrival %.0f/s, backlog %d, at the floor %s", l.arrivalPerS(),
+                    l.backlog(), l.atFloorShare() == null ? "-" : String.format(Locale.ROOT, "%.0f%%",
+                            100 * l.atFloorShare())));
+        }
         s.versions().forEach((v, f) -> {
             String role = v.equals(s.activeVersion()) ? "active" : v.equals(s.canaryVersion()) ? "canary" : "old";
             parts.add(String.format(Locale.ROOT, "%s %s: %d predictions, p95 %s ms, accuracy %s", role, v,

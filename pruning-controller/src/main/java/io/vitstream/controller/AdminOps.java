@@ -32,5 +32,12 @@ public interface AdminOps {
     /** Rolls the canary back if one is out, else makes the active version's parent active. */
     Views.Control rollback(String actor);
 
+    /** Pins one fixed keep ratio for every batch: fixed mode ({@code keep_mode} fixed) from then on. */
     Views.Control setKeepRatio(double keepRatio, String actor);
+
+    /**
+     * Sets the bounds the workers choose each batch's keep ratio within (adaptive mode from then on), either or both;
+     * the SLO is the policy's.
+     */
+    Views.Control setKeepBounds(Double keepFloor, Double keepCeiling, String actor);
 }

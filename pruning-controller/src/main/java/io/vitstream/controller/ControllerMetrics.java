@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import io.vitstream.controller.job.JobStatus;
+import io.vitstream.controller.policy.FleetLoad;
 import io.vitstream.controller.policy.PolicyState;
 import io.vitstream.controller.rollout.RolloutPhase;
 import io.vitstream.controller.stream.MetricsView.VersionStats;
@@ -16,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The controller's meters (the names the dashboards use; Prometheus names in brackets):
@@ -25,8 +27,13 @@ import java.util.function.Supplier;
  * {@code controller.job.progress}, {@code controller.job.duration{outcome}} [controller_job_duration_seconds_*],
  * {@code controller.version.accuracy|agreement{version}}, {@code controller.version.latency{version,quantile}}
  * [controller_version_latency_seconds], {@code controller.version.role{version,role}},
- * {@code controller.rollout.state{state}}, {@code controller.workers{version}}. Per-version rows are replaced at
- * every {@link #update}, so versions that left disappear.
+ * {@code controller.rollout.state{state}}, {@code controller.workers{version}}; the keep bounds on vit.control
+ * {@code controller.keep.floor}, {@code controller.keep.ceiling} (both the fixed ratio in fixed mode); what the live
+ * workers report of their load: {@code controller.arrival.rate} (images/s, summed), {@code controller.backlog},
+ * {@code controller.at.floor.share}, {@code controller.capacity{version,keep_ratio}} (images/s, summed over the
+ * workers serving the version), {@code controller.capacity.at.floor} (the active version's) and
+ * {@code controller.workers.needed} (how many workers would meet the arrival at the floor: a scale-out hint). Unknown
+ * figures read NaN. Per-version rows are replaced at every {@link #update}, so versions that left disappear.
  */
 public final class ControllerMetrics implements MeterBinder {
     /** What the gauges read, supplied by the controller. */
@@ -49,6 +56,8 @@ public final class ControllerMetrics implements MeterBinder {
     private MultiGauge latency;
     private MultiGauge role;
     private MultiGauge workers;
+    private MultiGauge capacity;
+    private volatile FleetLoad load;
 
     public ControllerMetrics(Source source) {
         this.source = source;
@@ -60,7 +69,24 @@ public final class ControllerMetrics implements MeterBinder {
         Gauge.builder("controller.keep.ratio", () -> {
             ControlMessage c = source.control();
             return c == null ? Double.NaN : c.keepRatio();
-        }).description("Token keep ratio set on vit.control").register(r);
+        }).description("Token keep ratio set on vit.control (adaptive mode: the workers' starting ratio)").register(r);
+        Gauge.builder("controller.keep.floor", () -> {
+            ControlMessage c = source.control();
+            return c == null ? Double.NaN : c.floor();
+        }).description("Lowest keep ratio the workers may choose (the fixed ratio in fixed mode)").register(r);
+        Gauge.builder("controller.keep.ceiling", () -> {
+            ControlMessage c = source.control();
+            return c == null ? Double.NaN : c.ceiling();
+        }).description("Highest keep ratio the workers may choose (the fixed ratio in fixed mode)").register(r);
+        loadGauge(r, "controller.arrival.rate", FleetLoad::arrivalPerS, "Images per second arriving, summed over"
+                + " the live workers' reports");
+        loadGauge(r, "controller.backlog", l -> l.backlog(), "Records waiting, summed over the live workers");
+        loadGauge(r, "controller.at.floor.share", l -> l.atFloorShare() == null ? Double.NaN : l.atFloorShare(),
+                "Share of the workers' recent batches served at the keep floor");
+        loadGauge(r, "controller.capacity.at.floor", l -> l.capacityAtFloorPerS() == null ? Double.NaN
+                : l.capacityAtFloorPerS(), "Images per second the live workers serve the active version at the floor");
+        loadGauge(r, "controller.workers.needed", l -> l.workersNeeded() == null ? Double.NaN : l.workersNeeded(),
+                "Workers that would meet the arrival rate at the keep floor (a scale-out hint)");
         Gauge.builder("controller.slo", source::sloSeconds).baseUnit("seconds")
                 .description("p95 end-to-end latency objective").register(r);
         for (PolicyState s : PolicyState.values()) {
@@ -92,6 +118,15 @@ public final class ControllerMetrics implements MeterBinder {
                 .description("1 for the active and the canary version").register(r);
         workers = MultiGauge.builder("controller.workers")
                 .description("Live workers reporting each loaded version").register(r);
+        capacity = MultiGauge.builder("controller.capacity")
+                .description("Images per second the live workers serve each version at each keep ratio").register(r);
+    }
+
+    private void loadGauge(MeterRegistry r, String name, ToDoubleFunction<FleetLoad> f, String description) {
+        Gauge.builder(name, () -> {
+            FleetLoad l = load;
+            return l == null ? Double.NaN : f.applyAsDouble(l);
+        }).description(description).register(r);
     }
 
     private static void gauge(MeterRegistry r, String name, String tag, String value, Supplier<Boolean> current,
@@ -109,8 +144,10 @@ public final class ControllerMetrics implements MeterBinder {
         jobTimer(outcome).record(duration);
     }
 
-    /** Replaces the per-version rows. */
-    public void update(Map<String, VersionStats> stats, ControlMessage control, Map<String, Integer> workersByVersion) {
+    /** Replaces the per-version rows and the load figures ({@code load} null: unknown). */
+    public void update(Map<String, VersionStats> stats, ControlMessage control, Map<String, Integer> workersByVersion,
+            FleetLoad load) {
+        this.load = load;
         if (registry == null) {
             return;
         }
@@ -144,5 +181,11 @@ public final class ControllerMetrics implements MeterBinder {
         List<MultiGauge.Row<?>> w = new ArrayList<>();
         workersByVersion.forEach((v, n) -> w.add(MultiGauge.Row.of(Tags.of("version", v), n)));
         workers.register(w, true);
+        List<MultiGauge.Row<?>> cap = new ArrayList<>();
+        if (load != null) {
+            load.capacityPerS().forEach((v, byKeep) -> byKeep.forEach((k, x) -> cap.add(
+                    MultiGauge.Row.of(Tags.of("version", v, "keep_ratio", k), x))));
+        }
+        capacity.register(cap, true);
     }
 }

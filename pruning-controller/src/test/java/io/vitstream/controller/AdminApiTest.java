@@ -9,6 +9,8 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vitstream.controller.job.PruneRunner;
 import io.vitstream.controller.policy.Decision;
 import io.vitstream.controller.policy.Rule;
+import io.vitstream.controller.state.ClusterFollower;
+import io.vitstream.controller.state.KafkaControlPlane;
 import io.vitstream.controller.stream.MetricsView;
 import io.vitstream.kafka.ControlMessage;
 import io.vitstream.signing.ModelSigning;
@@ -251,6 +253,119 @@ class AdminApiTest {
                 port = again.adminPort();
                 assertThat(call("GET", "/status", null, null).statusCode()).isEqualTo(401);
                 assertThat(json(call("GET", "/status", TOKEN, null)).get("keep_ratio").asDouble()).isEqualTo(0.6);
+            }
+        }
+    }
+
+    /**
+     * Adaptive mode through the API: the controller writes the bounds and SLO at start (audited), bad bounds get 400
+     * naming the field with nothing changed, good ones reach vit.control, a pinned ratio switches to fixed mode and
+     * {@code POST /keep-bounds} back; a newer instance on the same application id fences this one, which then says so.
+     */
+    @Test
+    void keepBoundsAreValidatedAuditedAndFencedByANewerInstance() throws Exception {
+        KeyPair keys = ModelSigning.generate();
+        ModelSigning.writeKeyPair(keys, tmp.resolve("keys"));
+        try (TestBroker broker = TestBroker.start(1)) {
+            TestModels.publish(broker, TestModels.tiny(tmp, "v0", null, 1), keys);
+            TestModels.publish(broker, TestModels.tiny(tmp, "v1", "v0", 2), keys);
+            TestModels.activate(broker, "v1", 0.9);
+            Map<String, String> s = TestControllers.settings(broker, TOKEN, tmp.resolve("keys"), tmp.resolve("work"));
+            s.put("policy.slo.ms", "200");
+            ControllerConfig config = ControllerConfig.parse(s);
+            PrometheusMeterRegistry registry = registry();
+            try (Controller controller = Controller.start(config, c -> () -> NO_METRICS, PruneRunner.DEFAULT,
+                    registry, Clock.systemUTC())) {
+                port = controller.adminPort();
+                ControlMessage adaptive = ControlMessage.active("v1", 0.9).withBounds(0.5, 1.0, 200);
+                assertThat(controller.control()).isEqualTo(adaptive);
+                assertThat(controller.decisions()).singleElement().satisfies(d -> {
+                    assertThat(d.action().id()).isEqualTo("align_control");
+                    assertThat(d.actor()).isEqualTo("startup");
+                    assertThat(d.reason()).endsWith("fixed keep ratio 0.90 -> keep ratio within [0.50, 1.00] chosen"
+                            + " by the workers for p95 200 ms");
+                });
+                JsonNode status = json(call("GET", "/status", TOKEN, null));
+                assertThat(status.get("keep_mode").asText()).isEqualTo("adaptive");
+                assertThat(status.get("keep_floor").asDouble()).isEqualTo(0.5);
+                assertThat(status.get("keep_ceiling").asDouble()).isEqualTo(1.0);
+                assertThat(status.get("load").get("workers").asInt()).isZero();
+                assertThat(call("GET", "/metrics", null, null).body()).contains("controller_keep_floor 0.5",
+                        "controller_keep_ceiling 1.0", "controller_arrival_rate 0.0");
+                assertThat(call("POST", "/keep-bounds", null, "{\"keep_floor\": 0.6}").statusCode()).isEqualTo(401);
+
+                // Bad bounds: 400 naming the field, nothing changed.
+                Map<String, String> bad = new LinkedHashMap<>();
+                bad.put("{\"keep_floor\": 0.8, \"keep_ceiling\": 0.6}",
+                        "keep_floor (0.8) must not exceed keep_ceiling (0.6)");
+                bad.put("{\"keep_ceiling\": 0.4}", "keep_floor (0.5) must not exceed keep_ceiling (0.4)");
+                bad.put("{\"keep_floor\": 0}", "keep_floor must be in (0, 1], got 0.0");
+                bad.put("{\"keep_ceiling\": 1.5}", "keep_ceiling must be in (0, 1], got 1.5");
+                bad.put("{\"keep_floor\": \"NaN\"}", "keep_floor must be a number in (0, 1], got \"NaN\"");
+                bad.put("{\"keep_floor\": null}", "keep_floor must be a number in (0, 1], got null");
+                bad.put("{\"floor\": 0.5}", "unknown field floor (expected keep_floor, keep_ceiling)");
+                bad.put("{}", "keep_floor or keep_ceiling (numbers in (0, 1]) is required");
+                for (Map.Entry<String, String> e : bad.entrySet()) {
+                    HttpResponse<String> r = call("POST", "/keep-bounds", TOKEN, e.getKey());
+                    assertThat(r.statusCode()).as(e.getKey()).isEqualTo(400);
+                    assertThat(json(r).get("error").asText()).as(e.getKey()).isEqualTo(e.getValue());
+                }
+                Map<String, String> badPolicy = Map.of(
+                        "{\"keep_ceiling\": 0.4}", "invalid policy: keep_floor (0.5) must not exceed keep_ceiling (0.4)",
+                        "{\"keep_floor\": \"NaN\"}", "invalid policy: keep_floor must be a number, got \"NaN\"",
+                        "{\"keep_mode\": \"auto\"}", "invalid policy: keep_mode must be adaptive or fixed, got \"auto\"");
+                for (Map.Entry<String, String> e : badPolicy.entrySet()) {
+                    HttpResponse<String> r = call("PUT", "/policy", TOKEN, e.getKey());
+                    assertThat(r.statusCode()).as(e.getKey()).isEqualTo(400);
+                    assertThat(json(r).get("error").asText()).as(e.getKey()).isEqualTo(e.getValue());
+                }
+                assertThat(call("POST", "/keep-bounds", TOKEN, "{\"keep_floor\": NaN}").statusCode()).isEqualTo(400);
+                assertThat(controller.control()).isEqualTo(adaptive);
+                assertThat(controller.policy().keepFloor()).isEqualTo(0.5);
+                assertThat(controller.decisions()).hasSize(1);
+
+                // Good bounds reach vit.control, audited with who.
+                HttpResponse<String> ok = call("POST", "/keep-bounds", TOKEN, "{\"keep_floor\": 0.6,"
+                        + " \"keep_ceiling\": 0.9}");
+                assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+                assertThat(json(ok).get("keep_floor").asDouble()).isEqualTo(0.6);
+                assertThat(json(ok).get("slo_ms").asDouble()).isEqualTo(200);
+                assertThat(controller.control()).isEqualTo(ControlMessage.active("v1", 0.9).withBounds(0.6, 0.9, 200));
+                Decision set = controller.decisions().get(1);
+                assertThat(set.action().id()).isEqualTo("set_keep_bounds");
+                assertThat(set.actor()).matches("token:[0-9a-f]{8}@127\\.0\\.0\\.1");
+
+                // A pinned ratio: fixed mode, kept through a policy change; the bounds endpoint hands it back.
+                assertThat(call("POST", "/keep-ratio", TOKEN, "{\"keep_ratio\": 0.7}").statusCode()).isEqualTo(200);
+                assertThat(controller.control()).isEqualTo(ControlMessage.active("v1", 0.7));
+                assertThat(json(call("GET", "/policy", TOKEN, null)).get("keep_mode").asText()).isEqualTo("fixed");
+                assertThat(controller.decisions().get(2).reason()).contains("pinned by the operator",
+                        "keep_mode adaptive -> fixed");
+                assertThat(call("PUT", "/policy", TOKEN, "{\"slo_ms\": 150}").statusCode()).isEqualTo(200);
+                assertThat(controller.control()).isEqualTo(ControlMessage.active("v1", 0.7));
+                assertThat(call("POST", "/keep-bounds", TOKEN, "{\"keep_ceiling\": 1.0}").statusCode())
+                        .isEqualTo(200);
+                assertThat(controller.control()).isEqualTo(ControlMessage.active("v1", 1.0)
+                        .withBounds(0.6, 1.0, 150));
+                // An operator rollback carries the bounds along.
+                assertThat(call("POST", "/rollback", TOKEN, null).statusCode()).isEqualTo(200);
+                ControlMessage before = ControlMessage.active("v0", 1.0).withBounds(0.6, 1.0, 150);
+                assertThat(controller.control()).isEqualTo(before);
+
+                // A newer instance of the same controller claims the transactional id: this one stops writing.
+                try (ClusterFollower other = new ClusterFollower(config.clientSettings());
+                        KafkaControlPlane newer = KafkaControlPlane.open(config.clientSettings(),
+                                config.applicationId(), other, Duration.ofSeconds(30), 15_000, Clock.systemUTC())) {
+                    HttpResponse<String> fenced = call("POST", "/keep-ratio", TOKEN, "{\"keep_ratio\": 0.5}");
+                    assertThat(fenced.statusCode()).isEqualTo(500);
+                    assertThat(json(fenced).get("error").asText()).contains("another controller instance claimed"
+                            + " transactional id vitstream-controller-control");
+                    HttpResponse<String> health = call("GET", "/health", null, null);
+                    assertThat(health.statusCode()).isEqualTo(503);
+                    assertThat(json(health).get("control_problem").asText()).contains("no longer writes vit.control");
+                    assertThat(controller.control()).isEqualTo(before);
+                    assertThat(newer.problem()).isNull();
+                }
             }
         }
     }

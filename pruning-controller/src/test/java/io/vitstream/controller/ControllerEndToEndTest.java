@@ -103,7 +103,9 @@ class ControllerEndToEndTest {
             s.put("metrics.slice.ms", "1000");
             s.put("metrics.join.window.ms", "5000");
             s.put("metrics.join.grace.ms", "1000");
-            // An SLO of 1 ms: always exceeded. Step 0.25 per 2 s window down to the floor 0.5; no re-prune.
+            // An SLO of 1 ms: always exceeded. Fixed mode (one keep ratio, stepped by the controller; adaptive is the
+            // default): step 0.25 per 2 s window down to the floor 0.5; no re-prune.
+            s.put("policy.keep.mode", "fixed");
             s.put("policy.slo.ms", "1");
             s.put("policy.window.s", "2");
             s.put("policy.min.predictions", "5");

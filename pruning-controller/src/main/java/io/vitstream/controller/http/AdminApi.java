@@ -99,6 +99,11 @@ public final class AdminApi {
                 double r = number(onlyFields(body(ctx), "keep_ratio"), "keep_ratio", "a number in (0, 1]");
                 ctx.json(ops.setKeepRatio(r, actor(ctx)));
             });
+            config.routes.post("/keep-bounds", ctx -> {
+                JsonNode b = onlyFields(body(ctx), "keep_floor", "keep_ceiling");
+                ctx.json(ops.setKeepBounds(optionalNumber(b, "keep_floor", "a number in (0, 1]"),
+                        optionalNumber(b, "keep_ceiling", "a number in (0, 1]"), actor(ctx)));
+            });
 
             config.routes.exception(ApiError.class, (e, ctx) -> error(ctx, e.status, e.getMessage()));
             config.routes.exception(IllegalArgumentException.class, (e, ctx) -> error(ctx, 400, e.getMessage()));
@@ -148,6 +153,18 @@ public final class AdminApi {
             }
         }
         return body;
+    }
+
+    /** The field's value, null when absent; present but not a number: 400 naming it. */
+    private static Double optionalNumber(JsonNode body, String field, String what) {
+        JsonNode v = body.get(field);
+        if (v == null) {
+            return null;
+        }
+        if (!v.isNumber()) {
+            throw new ApiError(400, field + " must be " + what + ", got " + v);
+        }
+        return v.asDouble();
     }
 
     private static double number(JsonNode body, String field, String what) {

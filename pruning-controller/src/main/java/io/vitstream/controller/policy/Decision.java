@@ -17,10 +17,12 @@ import java.time.Instant;
  * @param keepRatio the keep ratio it sets, when it sets one
  * @param version the version it concerns, when one
  * @param flopsRatio the FLOPs target of a re-prune, when one
+ * @param keepFloor the keep-ratio floor it sets (adaptive mode), when it sets bounds
+ * @param keepCeiling the keep-ratio ceiling it sets (adaptive mode), when it sets bounds
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Decision(String time, Rule rule, Action action, String reason, String actor, Double keepRatio,
-        String version, Double flopsRatio) {
+        String version, Double flopsRatio, Double keepFloor, Double keepCeiling) {
 
     public Decision {
         if (time == null || rule == null || action == null || reason == null || actor == null) {
@@ -29,19 +31,24 @@ public record Decision(String time, Rule rule, Action action, String reason, Str
     }
 
     public static Decision of(Instant at, Rule rule, Action action, String reason, String actor) {
-        return new Decision(at.toString(), rule, action, reason, actor, null, null, null);
+        return new Decision(at.toString(), rule, action, reason, actor, null, null, null, null, null);
     }
 
     public Decision withKeepRatio(double r) {
-        return new Decision(time, rule, action, reason, actor, r, version, flopsRatio);
+        return new Decision(time, rule, action, reason, actor, r, version, flopsRatio, keepFloor, keepCeiling);
     }
 
     public Decision withVersion(String v) {
-        return new Decision(time, rule, action, reason, actor, keepRatio, v, flopsRatio);
+        return new Decision(time, rule, action, reason, actor, keepRatio, v, flopsRatio, keepFloor, keepCeiling);
     }
 
     public Decision withFlopsRatio(double f) {
-        return new Decision(time, rule, action, reason, actor, keepRatio, version, f);
+        return new Decision(time, rule, action, reason, actor, keepRatio, version, f, keepFloor, keepCeiling);
+    }
+
+    /** This decision setting the adaptive bounds [{@code floor}, {@code ceiling}]. */
+    public Decision withBounds(double floor, double ceiling) {
+        return new Decision(time, rule, action, reason, actor, keepRatio, version, flopsRatio, floor, ceiling);
     }
 
     @JsonIgnore

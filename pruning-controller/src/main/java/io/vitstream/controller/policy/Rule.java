@@ -9,17 +9,26 @@ import java.util.Locale;
  * through the admin API. The id is the {@code rule} tag of {@code controller.decisions}.
  */
 public enum Rule {
-    /** 1: p95 latency above the SLO for a few windows: lower the keep ratio a step, down to its floor. */
+    /**
+     * 1: fixed mode: p95 latency above the SLO for a few windows: lower the keep ratio a step, down to its floor.
+     * (Adaptive mode: the workers' fast loop does this per batch.)
+     */
     LATENCY(1),
-    /** 2: still above the SLO at the keep-ratio floor: structured re-prune to a FLOPs target. */
+    /**
+     * 2: still above the SLO at the keep-ratio floor (fixed: the ratio is at its floor; adaptive: the workers sit at
+     * the floor): structured re-prune to a FLOPs target.
+     */
     REPRUNE(2),
-    /** 3: accuracy (or dense-teacher agreement) under its floor: raise the keep ratio; at 1.0, roll back. */
+    /**
+     * 3: accuracy (or dense-teacher agreement) under its floor: raise the keep ratio (adaptive: the floor); at 1.0,
+     * roll back.
+     */
     ACCURACY(3),
-    /** 4: lasting headroom under the SLO: raise the keep ratio back toward 1.0. */
+    /** 4: fixed mode: lasting headroom under the SLO: raise the keep ratio back toward 1.0. */
     HEADROOM(4),
     /** 5: a new version goes to a canary share first; promoted or rolled back on labelled accuracy. */
     CANARY(5),
-    /** Not a rule: an audited operator action (admin REST). */
+    /** Not a rule: an audited operator action (admin REST, or the settings the controller was started with). */
     ADMIN(0);
 
     private final int number;

@@ -31,16 +31,10 @@ import org.slf4j.LoggerFactory;
  * {@link ControllerTopics#STATE}. One consumer on its own thread (KafkaConsumer javadoc: {@code wakeup()} to stop,
  * closed in {@code finally}); everything it learnt is readable from any thread.
  */
-public final class ClusterFollower implements AutoCloseable {
+public final class ClusterFollower implements ClusterView, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ClusterFollower.class);
     private static final List<String> TOPICS = List.of(Topics.CONTROL, Topics.WORKER_STATUS, Topics.MODELS,
             ControllerTopics.STATE);
-
-    /** A worker's latest heartbeat and when it was sent (the record's timestamp, epoch ms). */
-    public record SeenWorker(WorkerStatus status, long heartbeatMs) {}
-
-    /** A version published on vit.models: its manifest, whether it carries a signature, when it was published. */
-    public record PublishedVersion(Manifest manifest, boolean signed, long publishedMs) {}
 
     private final KafkaConsumer<String, byte[]> consumer;
     private final Thread thread;
@@ -161,7 +155,7 @@ public final class ClusterFollower implements AutoCloseable {
         }
     }
 
-    /** Waits until the control record satisfies {@code condition} (for instance: a write of ours has been read). */
+    @Override
     public ControlMessage awaitControl(Predicate<ControlMessage> condition, Duration timeout)
             throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -181,15 +175,17 @@ public final class ClusterFollower implements AutoCloseable {
         }
     }
 
-    /** The desired state on vit.control, or null when nothing was ever set. */
+    @Override
     public ControlMessage control() {
         return control;
     }
 
+    @Override
     public Map<String, SeenWorker> workers() {
         return Map.copyOf(workers);
     }
 
+    @Override
     public Map<String, PublishedVersion> versions() {
         return Map.copyOf(versions);
     }
@@ -199,7 +195,7 @@ public final class ClusterFollower implements AutoCloseable {
         return Map.copyOf(state);
     }
 
-    /** Still following (false after a fatal error or close). */
+    @Override
     public boolean healthy() {
         return thread.isAlive() && failure == null;
     }

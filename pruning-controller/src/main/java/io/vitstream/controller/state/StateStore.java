@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * decision history back at start. Writes wait for the broker's acknowledgement: the record is durable before the
  * controller goes on.
  */
-public final class StateStore implements AutoCloseable {
+public final class StateStore implements StateWriter, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StateStore.class);
     private static final long SEND_TIMEOUT_S = 30;
 
@@ -48,6 +48,7 @@ public final class StateStore implements AutoCloseable {
     }
 
     /** Replaces the durable record {@code key} of {@link ControllerTopics#STATE} with {@code value} as JSON. */
+    @Override
     public void put(String key, Object value) {
         send(new ProducerRecord<>(ControllerTopics.STATE, key, JsonSerde.bytes(value)));
     }

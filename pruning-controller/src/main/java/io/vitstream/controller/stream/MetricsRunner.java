@@ -2,6 +2,7 @@ package io.vitstream.controller.stream;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 import java.util.Properties;
 import org.apache.kafka.streams.KafkaStreams;
@@ -20,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * prediction, a label that is not an integer) is logged and skipped; any other processing error stops the app
  * ({@link #state()} becomes ERROR) rather than leave figures silently wrong.
  */
-public final class MetricsRunner implements AutoCloseable {
+public final class MetricsRunner implements MetricsRuntime {
     private static final Logger log = LoggerFactory.getLogger(MetricsRunner.class);
 
     private final KafkaStreams streams;
@@ -63,12 +64,31 @@ public final class MetricsRunner implements AutoCloseable {
         return p;
     }
 
+    @Override
     public StoreMetricsView view() {
         return view;
     }
 
     public KafkaStreams.State state() {
         return streams.state();
+    }
+
+    @Override
+    public String problem() {
+        KafkaStreams.State s = streams.state();
+        return s == KafkaStreams.State.RUNNING ? null : "metrics streams " + s;
+    }
+
+    @Override
+    public boolean failed() {
+        KafkaStreams.State s = streams.state();
+        return s == KafkaStreams.State.ERROR || s == KafkaStreams.State.PENDING_ERROR
+                || s == KafkaStreams.State.NOT_RUNNING;
+    }
+
+    @Override
+    public Instant latest() {
+        return view.latest();
     }
 
     /** Waits until the app is RUNNING (stores queryable); false on timeout or if it failed. */

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vitstream.controller.stream.MetricsView.LabelledCount;
 import io.vitstream.controller.stream.MetricsView.VersionStats;
+import io.vitstream.kafka.ControlMessage;
+import io.vitstream.kafka.WorkerStatus;
 import io.vitstream.util.Json;
 import java.time.Duration;
 import java.time.Instant;
@@ -233,6 +235,196 @@ class PolicyTest {
             assertThat(Duration.between(changes.get(i - 1), changes.get(i))).as("gap before change %d", i)
                     .isGreaterThanOrEqualTo(Duration.ofSeconds(45));
         }
+    }
+
+    // ---- adaptive mode: bounds on vit.control, the workers choose each batch's ratio ----
+
+    private static FleetLoad load(double arrival, double capacityAtFloor, double atFloorShare) {
+        WorkerStatus.Load l = new WorkerStatus.Load(arrival, 40, 900, 0.5, 1.0,
+                Map.of("0.50", capacityAtFloor, "1.00", capacityAtFloor / 2), atFloorShare);
+        return FleetLoad.of(List.of(worker("w1", "v1", l)), "v1", 0.5);
+    }
+
+    static WorkerStatus worker(String id, String version, WorkerStatus.Load l) {
+        return new WorkerStatus(WorkerStatus.SCHEMA, id, "serving", version, null, version, 0.5, List.of(), null, 0,
+                T0.toString(), l);
+    }
+
+    private static Observation adaptive(double floor, double ceiling, VersionStats st, FleetLoad load) {
+        return new Observation("v1", null, ceiling, st, false, false, floor, ceiling, load);
+    }
+
+    @Test
+    void adaptiveLatencyAloneMovesNothingWhileTheWorkersHaveRoomBelow() {
+        // p95 far over the SLO, but the workers served at the floor in only 20% of their batches: theirs to fix.
+        Policy.Outcome out = run(adaptive(0.5, 1.0, stats(900, 0, 0), load(100, 80, 0.2)), PolicyMemory.EMPTY, T0, 10);
+        assertThat(out.decision()).isNull();
+        assertThat(out.state()).isEqualTo(PolicyState.OVER_SLO);
+        assertThat(out.memory().overWindows()).isZero();
+        // Lasting headroom raises nothing either: the workers go up to the ceiling themselves.
+        Policy.Outcome calm = run(adaptive(0.5, 1.0, stats(50, 0, 0), load(10, 80, 0)), PolicyMemory.EMPTY, T0, 10);
+        assertThat(calm.decision()).isNull();
+        assertThat(calm.state()).isEqualTo(PolicyState.STEADY);
+    }
+
+    @Test
+    void adaptiveRule2ReprunesFromArrivalAndCapacityWhenTheWorkersSitAtTheFloor() {
+        Policy.Outcome out = run(adaptive(0.5, 1.0, stats(900, 0, 0), load(120, 80, 0.85)), PolicyMemory.EMPTY, T0, 3);
+        Decision d = out.decision();
+        assertThat(d.rule()).isEqualTo(Rule.REPRUNE);
+        assertThat(d.action()).isEqualTo(Action.START_PRUNE);
+        assertThat(d.flopsRatio()).isEqualTo(0.6); // 0.9 x 80 / 120
+        assertThat(d.version()).isEqualTo("v1");
+        assertThat(d.reason()).isEqualTo("p95 900 ms > SLO 250 ms for 3 windows with the workers at the keep floor 0.50"
+                + " in 85% of their batches (heartbeats) (v1, 500 predictions in the last 10 s): re-prune v1 to 0.60 of"
+                + " its FLOPs (0.9 x capacity at the floor / arrival = 0.9 x 80.0 / 120.0 images/s, within [0.3, 0.9]);"
+                + " 2 worker(s) would meet the arrival at the floor (1 measured)");
+        assertThat(out.state()).isEqualTo(PolicyState.PRUNING);
+        assertThat(out.memory().lastPruneMs()).isEqualTo(T0.plusSeconds(20).toEpochMilli());
+
+        // While counting the windows: at the floor, no decision yet.
+        Policy.Outcome counting = Policy.decide(S, adaptive(0.5, 1.0, stats(900, 0, 0), load(120, 80, 0.85)),
+                PolicyMemory.EMPTY, T0);
+        assertThat(counting.decision()).isNull();
+        assertThat(counting.state()).isEqualTo(PolicyState.AT_FLOOR);
+        // A window off the floor restarts the count.
+        assertThat(Policy.decide(S, adaptive(0.5, 1.0, stats(900, 0, 0), load(120, 80, 0.1)), counting.memory(),
+                T0.plusSeconds(10)).memory().overWindows()).isZero();
+        // Far over the capacity: clamped to the smallest target.
+        assertThat(run(adaptive(0.5, 1.0, stats(900, 0, 0), load(1000, 80, 0.9)), PolicyMemory.EMPTY, T0, 3)
+                .decision().flopsRatio()).isEqualTo(0.3);
+    }
+
+    @Test
+    void adaptiveRule2UsesSloOverP95WhenTheCapacitySufficesOrIsUnknown() {
+        // Arrival 50/s within the capacity 80/s: the time per batch misses the SLO, sized by 0.9 x 250 / 400.
+        Decision d = run(adaptive(0.5, 1.0, stats(400, 0, 0), load(50, 80, 0.9)), PolicyMemory.EMPTY, T0, 3)
+                .decision();
+        assertThat(d.flopsRatio()).isEqualTo(0.5625);
+        assertThat(d.reason()).contains("(0.9 x SLO / p95; the arrival 50.0 images/s is within the capacity 80.0"
+                + " images/s at the floor, so the time per batch misses the SLO, within [0.3, 0.9])");
+        // No heartbeat carries a load section: the share at the floor from the predictions' keep ratios.
+        FleetLoad none = FleetLoad.of(List.of(worker("w1", "v1", null)), "v1", 0.5).withPredictionsAtFloor(Map.of(
+                0.5, stats(400, 0, 0), 0.8, new VersionStats("v1", 100, 1, 1, 1, 0, 0, 0, 0)));
+        assertThat(none.atFloorShare()).isEqualTo(500.0 / 600);
+        Decision fromPredictions = run(adaptive(0.5, 1.0, stats(400, 0, 0), none), PolicyMemory.EMPTY, T0, 3)
+                .decision();
+        assertThat(fromPredictions.reason()).contains("in 83% of their batches (predictions)",
+                "(0.9 x SLO / p95; no worker reports its arrival and capacity, within [0.3, 0.9])");
+        // Nothing says where the workers are: no re-prune.
+        assertThat(run(adaptive(0.5, 1.0, stats(400, 0, 0), null), PolicyMemory.EMPTY, T0, 10).decision()).isNull();
+    }
+
+    @Test
+    void adaptiveRule2AtFloorEqualToCeilingNeedsNoShareAndKeepsTheJobRules() {
+        Observation pinned = adaptive(0.7, 0.7, stats(400, 0, 0), null);
+        Decision d = run(pinned, PolicyMemory.EMPTY, T0, 3).decision();
+        assertThat(d.action()).isEqualTo(Action.START_PRUNE);
+        assertThat(d.reason()).contains("for 3 windows with no room to adapt (keep floor = ceiling 0.70)");
+        // A running job, then the cool-down, then the next one.
+        Observation busy = new Observation("v1", null, 0.7, stats(400, 0, 0), true, false, 0.7, 0.7, null);
+        assertThat(Policy.decide(S, busy, new PolicyMemory(5, 0, 0, 0, 0, 0), T0).state())
+                .isEqualTo(PolicyState.PRUNING);
+        PolicyMemory afterPrune = PolicyMemory.EMPTY.pruneStarted(T0.toEpochMilli());
+        Policy.Outcome cooling = run(pinned, afterPrune, T0.plusSeconds(60), 5);
+        assertThat(cooling.state()).isEqualTo(PolicyState.AT_FLOOR);
+        assertThat(Policy.decide(S, pinned, cooling.memory(), T0.plusSeconds(900)).decision().action())
+                .isEqualTo(Action.START_PRUNE);
+        PolicySettings noReprune = S.merge(Json.MAPPER.valueToTree(Map.of("reprune_enabled", false)));
+        assertThat(Policy.decide(noReprune, pinned, new PolicyMemory(5, 0, 0, 0, 0, 0), T0).decision()).isNull();
+    }
+
+    @Test
+    void adaptiveRule3RaisesTheFloorThenTheCeilingWithItThenRollsBack() {
+        Policy.Outcome out = Policy.decide(S, adaptive(0.5, 1.0, stats(400, 100, 70), null), PolicyMemory.EMPTY, T0);
+        Decision d = out.decision();
+        assertThat(d.rule()).isEqualTo(Rule.ACCURACY);
+        assertThat(d.action()).isEqualTo(Action.RAISE_KEEP_FLOOR);
+        assertThat(d.keepFloor()).isEqualTo(0.6);
+        assertThat(d.keepCeiling()).isEqualTo(1.0);
+        assertThat(d.keepRatio()).isNull();
+        assertThat(d.reason()).isEqualTo("accuracy 0.7000 < floor 0.8 (v1, 100 labelled in the last 10 s) with the keep"
+                + " ratio within [0.50, 1.00]: keep floor 0.50 -> 0.60");
+        assertThat(out.state()).isEqualTo(PolicyState.UNDER_ACCURACY);
+        // Not again within the keep cool-down.
+        assertThat(Policy.decide(S, adaptive(0.6, 1.0, stats(400, 100, 70), null), out.memory(), T0.plusSeconds(29))
+                .decision()).isNull();
+
+        Decision both = Policy.decide(S, adaptive(0.8, 0.8, stats(400, 100, 70), null), PolicyMemory.EMPTY, T0)
+                .decision();
+        assertThat(both.keepFloor()).isEqualTo(0.9);
+        assertThat(both.keepCeiling()).isEqualTo(0.9);
+        assertThat(both.reason()).endsWith("keep floor 0.80 -> 0.90 (the ceiling 0.80 with it)");
+
+        Observation top = new Observation("v2", "v1", 1.0, stats(100, 100, 50), false, false, 1.0, 1.0, null);
+        Decision back = Policy.decide(S, top, PolicyMemory.EMPTY, T0).decision();
+        assertThat(back.action()).isEqualTo(Action.ROLLBACK_TO_PARENT);
+        assertThat(back.version()).isEqualTo("v1");
+        assertThat(back.keepFloor()).isEqualTo(0.5);
+        assertThat(back.keepCeiling()).isEqualTo(1.0);
+        assertThat(back.reason()).isEqualTo("accuracy 0.5000 < floor 0.8 (v2, 100 labelled in the last 10 s) at keep"
+                + " floor = ceiling 1.00: roll back v2 to its parent v1 within the policy's [0.50, 1.00]");
+        Decision hold = Policy.decide(S, adaptive(1.0, 1.0, stats(100, 100, 50), null), PolicyMemory.EMPTY, T0)
+                .decision();
+        assertThat(hold.action()).isEqualTo(Action.HOLD);
+        assertThat(hold.reason()).endsWith("has no published parent to roll back to: nothing left for the rules to do");
+    }
+
+    @Test
+    void alignedWritesTheModeBoundsAndSloAndKeepsARaisedFloor() {
+        ControlMessage fixed = ControlMessage.active("v1", 0.9);
+        ControlMessage a = Policy.aligned(null, S, fixed);
+        assertThat(a).isEqualTo(fixed.withBounds(0.5, 1.0, 250));
+        assertThat(Policy.describe(fixed)).isEqualTo("fixed keep ratio 0.90");
+        assertThat(Policy.describe(a)).isEqualTo("keep ratio within [0.50, 1.00] chosen by the workers for p95 250 ms");
+        assertThat(Policy.aligned(S, S, a)).isSameAs(a);
+
+        // A floor raised by rule 3 stays when the SLO changes, and the SLO is written ...
+        ControlMessage raised = fixed.withBounds(0.7, 1.0, 250);
+        PolicySettings slo = S.merge(Json.MAPPER.valueToTree(Map.of("slo_ms", 120)));
+        assertThat(Policy.aligned(S, slo, raised)).isEqualTo(fixed.withBounds(0.7, 1.0, 120));
+        // ... but not when the operator sets keep_floor (even to the same figure the rule reached).
+        PolicySettings floor = S.merge(Json.MAPPER.valueToTree(Map.of("keep_floor", 0.4, "keep_ceiling", 0.9)));
+        assertThat(Policy.aligned(S, floor, raised)).isEqualTo(fixed.withBounds(0.4, 0.9, 250));
+        // A lower ceiling clamps the kept floor and the starting ratio.
+        PolicySettings low = S.merge(Json.MAPPER.valueToTree(Map.of("keep_ceiling", 0.6)));
+        assertThat(Policy.aligned(S, low, raised)).isEqualTo(fixed.withBounds(0.6, 0.6, 250));
+
+        PolicySettings fixedMode = S.merge(Json.MAPPER.valueToTree(Map.of("keep_mode", "fixed")));
+        assertThat(Policy.aligned(S, fixedMode, raised)).isEqualTo(ControlMessage.active("v1", 1.0));
+        assertThat(Policy.aligned(S, fixedMode, fixed)).isSameAs(fixed);
+        // Rollouts carry the bounds along.
+        assertThat(a.withCanary("v2", 0.25).withActive("v2")).isEqualTo(ControlMessage.active("v2", 1.0)
+                .withBounds(0.5, 1.0, 250));
+    }
+
+    @Test
+    void keepModeAndBoundsAreValidatedWithTheFieldNamed() {
+        assertThat(S.keepMode()).isEqualTo(KeepMode.ADAPTIVE);
+        assertThat(S.keepCeiling()).isEqualTo(1.0);
+        assertThat(S.atFloorShare()).isEqualTo(0.5);
+        assertThat(Json.MAPPER.valueToTree(S).toString()).contains("\"keep_mode\":\"adaptive\"",
+                "\"keep_ceiling\":1.0", "\"at_floor_share\":0.5");
+        assertThatThrownBy(() -> S.merge(Json.MAPPER.readTree("{\"keep_floor\": 0.8, \"keep_ceiling\": 0.6}")))
+                .hasMessage("invalid policy: keep_floor (0.8) must not exceed keep_ceiling (0.6)");
+        assertThatThrownBy(() -> S.merge(Json.MAPPER.readTree("{\"keep_ceiling\": 1.5}")))
+                .hasMessage("invalid policy: keep_ceiling must be in (0.0, 1.0], got 1.5");
+        assertThatThrownBy(() -> S.merge(Json.MAPPER.readTree("{\"keep_ceiling\": \"NaN\"}")))
+                .hasMessage("invalid policy: keep_ceiling must be a number, got \"NaN\"");
+        assertThatThrownBy(() -> S.merge(Json.MAPPER.readTree("{\"keep_mode\": \"auto\"}")))
+                .hasMessage("invalid policy: keep_mode must be adaptive or fixed, got \"auto\"");
+        assertThatThrownBy(() -> S.merge(Json.MAPPER.readTree("{\"keep_mode\": 1}")))
+                .hasMessage("invalid policy: keep_mode must be a string, got 1");
+        assertThatThrownBy(() -> S.withSettings(Map.of("keep.ceiling", "NaN")))
+                .hasMessage("invalid policy: keep_ceiling must be a number, got \"NaN\"");
+        assertThat(S.withSettings(Map.of("keep.mode", "fixed", "keep.ceiling", "0.9")).keepMode())
+                .isEqualTo(KeepMode.FIXED);
+        // A policy stored by an older controller (no keep_mode, keep_ceiling ...) takes the new settings' defaults.
+        PolicySettings old = PolicySettings.restore(Json.MAPPER.createObjectNode().put("slo_ms", 120)
+                .put("retired_setting", 1));
+        assertThat(old.sloMs()).isEqualTo(120);
+        assertThat(old.keepMode()).isEqualTo(KeepMode.ADAPTIVE);
+        assertThat(old.keepCeiling()).isEqualTo(1.0);
     }
 
     @Test
