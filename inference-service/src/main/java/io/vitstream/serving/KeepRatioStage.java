@@ -52,6 +52,7 @@ final class KeepRatioStage {
     private volatile double lastRatio = Double.NaN;
     private volatile double atFloorShare;
     private volatile ServiceTimes activeTimes;
+    private KeepChooser.Bounds lastBounds;
 
     KeepRatioStage(KeepChooser.Settings settings, int batchMax, int lanes, WorkerMetrics metrics) {
         this.chooser = new KeepChooser(settings);
@@ -99,6 +100,10 @@ final class KeepRatioStage {
         double slo = control == null || control.sloMs() == null ? Double.NaN : control.sloMs();
         double start = control == null ? 1.0 : control.keepRatio();
         KeepChooser.Bounds bounds = new KeepChooser.Bounds(floor, ceiling, slo, start);
+        if (!bounds.equals(lastBounds)) {
+            chooser.reset(); // new bounds: no hysteresis carried over from the old ones
+            lastBounds = bounds;
+        }
         KeepChooser.Load load = new KeepChooser.Load(batch.size(), waiting, inLanes, ageMs, arrivalPerS, batchMax,
                 lanes, efficiency, nowMs);
         ServiceTimes times = m.times();

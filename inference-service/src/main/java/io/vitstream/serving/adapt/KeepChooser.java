@@ -206,6 +206,13 @@ public final class KeepChooser {
         return choice(cur, Reason.HOLD, load, times);
     }
 
+    /** Forgets the last choice and any raise streak: the next batch is judged afresh (new bounds on vit.control). */
+    public void reset() {
+        current = Double.NaN;
+        raiseStreak = 0;
+        raiseCandidate = Double.NaN;
+    }
+
     /** The ratio chosen last (NaN before the first batch). */
     public double current() {
         return current;

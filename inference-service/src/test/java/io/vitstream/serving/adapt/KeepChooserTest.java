@@ -161,6 +161,15 @@ class KeepChooserTest {
     }
 
     @Test
+    void afterAResetTheFirstBatchIsJudgedAfresh() {
+        KeepChooser chooser = new KeepChooser(KeepChooser.Settings.DEFAULTS);
+        chooser.choose(ADAPTIVE, waiting(600), LINEAR); // 0.7
+        assertThat(chooser.choose(ADAPTIVE, waiting(0), LINEAR).reason()).isEqualTo(Reason.HOLD);
+        chooser.reset();
+        assertThat(chooser.choose(ADAPTIVE, waiting(0), LINEAR).keepRatio()).isEqualTo(1.0);
+    }
+
+    @Test
     void aLowerEfficiencyMeansLessCapacity() {
         // Nothing waiting, 560/s arriving: at full efficiency 1.0 fits (0.875 of 640/s is over 0.85; 0.9 fits);
         // at efficiency 0.7 only 0.6 does (capacity 0.7 x 1,067 = 747/s; 560 / 747 = 0.75).
