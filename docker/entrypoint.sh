@@ -12,7 +12,10 @@ case "$OPTS" in
   *-XX:+Use*GC*) ;;
   *) OPTS="$OPTS $GC" ;;
 esac
+# Kafka's routine warnings only at error, connection failures at warn, as the launcher does (KAFKA_LOG_LEVEL).
 exec java $OPTS -Dai.djl.offline=true -Dvitstream.home=/opt/vitstream \
   -Dorg.slf4j.simpleLogger.defaultLogLevel="${LOG_LEVEL:-info}" \
   -Dorg.slf4j.simpleLogger.log.ai.djl.util.cuda.CudaUtils=error \
+  -Dorg.slf4j.simpleLogger.log.org.apache.kafka="${KAFKA_LOG_LEVEL:-error}" \
+  -Dorg.slf4j.simpleLogger.log.org.apache.kafka.clients.NetworkClient="${KAFKA_LOG_LEVEL:-warn}" \
   -jar /opt/vitstream/vitstream.jar "$@"

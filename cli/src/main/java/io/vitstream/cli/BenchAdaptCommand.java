@@ -145,7 +145,7 @@ final class BenchAdaptCommand implements Callable<Integer> {
         try (LocalServing serving = LocalServing.start(model, 1.0, batch, worker, b -> { })) {
             await(() -> serving.worker.ready(), Duration.ofMinutes(2), "the worker did not get ready");
             String version = serving.version;
-            double capacity = givenCapacity > 0 ? givenCapacity : measureCapacity(serving, pngs, test, out);
+            double capacity = givenCapacity > 0 ? givenCapacity : measureCapacity(serving, pngs, test, capacityImages, out);
             out.printf(Locale.ROOT, "model %s (%s), engine %s, batch %d, %d lanes, SLO %.0f ms, floor %.2f, dense "
                     + "capacity C = %.0f images/s%s%n", model.getFileName(), version,
                     kind.name().toLowerCase(Locale.ROOT), batch, Runtime.getRuntime().availableProcessors(),
@@ -223,8 +223,8 @@ final class BenchAdaptCommand implements Callable<Integer> {
      * JIT), images per second between the first quarter and the last prediction; the better of the last two (this
      * machine's speed moves; the better round is closer to what the worker can do).
      */
-    private double measureCapacity(LocalServing serving, List<byte[]> pngs, LabeledImages test, PrintWriter out)
-            throws Exception {
+    static double measureCapacity(LocalServing serving, List<byte[]> pngs, LabeledImages test, int capacityImages,
+            PrintWriter out) throws Exception {
         serving.setControl(ControlMessage.active(serving.version, 1.0));
         double best = 0;
         for (int round = 0; round < 3; round++) {
@@ -313,7 +313,7 @@ final class BenchAdaptCommand implements Callable<Integer> {
      * A read_committed reader of every partition of vit.predictions from their current ends (assigned, no group:
      * nothing written from here on is missed, and nothing before is read).
      */
-    private static KafkaConsumer<String, byte[]> reader(LocalServing serving) {
+    static KafkaConsumer<String, byte[]> reader(LocalServing serving) {
         Map<String, Object> c = new LinkedHashMap<>(serving.broker.clientConfig());
         // Low fetch waits: when this client sees a prediction is what the SLO is judged by.
         c.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5);
@@ -351,7 +351,7 @@ final class BenchAdaptCommand implements Callable<Integer> {
         }
     }
 
-    private static ProducerRecord<String, byte[]> record(String id, byte[] png, int label) {
+    static ProducerRecord<String, byte[]> record(String id, byte[] png, int label) {
         RecordHeaders h = new RecordHeaders();
         h.add(Topics.HEADER_LABEL, Integer.toString(label).getBytes(StandardCharsets.US_ASCII));
         return new ProducerRecord<>(Topics.IMAGES, null, id, png, h);

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks (tables on stdout). Speed is measured here, never in tests.",
         subcommands = {BenchModelCommand.class, BenchSparsityCommand.class, BenchPruneCommand.class, BenchServeCommand.class,
-                BenchAdaptCommand.class})
+                BenchAdaptCommand.class, BenchSoakCommand.class})
 final class BenchCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -100,6 +100,17 @@ class CliErrorsTest {
     }
 
     @Test
+    void benchAdaptAndSoakArgumentsAreChecked() {
+        assertOneLineError(run("bench", "adapt", "--profile", "0.25:30,fast:120"),
+                "--profile takes LOAD:SECONDS phases with positive numbers (e.g. 0.25:30,1.5:120), got 'fast:120'");
+        assertOneLineError(run("bench", "adapt", "--rows", "dense,oracle"),
+                "--rows takes dense, floor, controller, adaptive; got 'oracle'");
+        assertOneLineError(run("bench", "adapt", "--floor", "1.5"), "--floor must be in (0, 1], got 1.5");
+        assertOneLineError(run("bench", "soak", "--minutes", "0"), "--minutes must be positive, got 0.0");
+        assertOneLineError(run("bench", "soak", "--rate", "-5"), "--rate must be 0 (80% of capacity) or positive");
+    }
+
+    @Test
     void unknownOptionAndBadNumber() {
         CliRun r = run("evaluate", "--model", "x", "--modle", "y");
         assertThat(r.code()).isEqualTo(2);
