@@ -120,7 +120,9 @@ final class BenchSoakCommand implements Callable<Integer> {
             serving.setControl(ControlMessage.active(serving.version, keepRatio));
             Thread.sleep(2000);
             out.printf(Locale.ROOT, "model %s (%s), engine %s, batch %d, keep %.2f, %.0f images/s for %.0f min, a "
-                    + "sample every %d s; memory of this JVM (worker, load generator and reader) and the broker's%n",
+                    + "sample every %d s; memory of this JVM (worker, load generator and reader) and the broker's;"
+                    + " native = RSS - heap committed - non-heap - direct buffers (the engines' arenas, thread stacks,"
+                    + " the JVM's own; negative while committed heap is not yet touched)%n",
                     model.getFileName(), serving.version, engine.kind().resolve().name().toLowerCase(Locale.ROOT),
                     batch, keepRatio, r, minutes, sampleS);
             out.flush();

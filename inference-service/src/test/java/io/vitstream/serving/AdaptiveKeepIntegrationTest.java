@@ -32,6 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("integration")
 class AdaptiveKeepIntegrationTest {
+    private static final int BURST = 4000;
+
     @TempDir
     Path tmp;
 
@@ -42,36 +44,37 @@ class AdaptiveKeepIntegrationTest {
         Path v1 = TestKafka.tinyModel(tmp, "v1", 1);
         try (TestBroker broker = TestBroker.start(1)) {
             TestKafka.publish(broker, v1, keys);
-            // SLO 400 ms: at 2 ms per image the worker serves 500 images/s at keep 1.0 and 1,000/s at the floor 0.5.
-            Publisher.setControl(broker.clientConfig(), ControlMessage.active("v1", 1.0).withBounds(0.5, 1.0, 400));
+            // SLO 3 s (generous, so that a loaded machine's trickle still fits at 1.0): at 2 ms per image the worker
+            // serves 500 images/s at keep 1.0 and 1,000/s at the floor 0.5.
+            Publisher.setControl(broker.clientConfig(), ControlMessage.active("v1", 1.0).withBounds(0.5, 1.0, 3000));
             WorkerConfig config = TestKafka.workerConfig(broker, "adaptive-1", publicKey,
-                    Map.of("batch.max.size", "8", "inference.lanes", "1"));
+                    Map.of("batch.max.size", "16", "inference.lanes", "1"));
             try (RunningWorker w = RunningWorker.start(config)) {
                 w.worker().slowForwards(2.0);
                 TestKafka.await("v1 serving", w.worker()::ready, Duration.ofSeconds(30));
 
                 trickle(broker, "before", 40);
-                // 600 at once, committed in one transaction so that the worker's first poll sees all of them: draining
-                // them at 1.0 takes 1.2 s, three times the SLO.
+                // 4,000 at once, committed in one transaction so that the worker's first poll sees all of them:
+                // draining them takes 8 s at 1.0 and 4 s at the floor, both over the 2.4 s budget.
                 List<ProducerRecord<String, byte[]>> burst = new ArrayList<>();
-                for (int i = 0; i < 600; i++) {
+                for (int i = 0; i < BURST; i++) {
                     burst.add(new ProducerRecord<>(Topics.IMAGES, "burst-" + i, TestImages.png(i)));
                 }
                 Publisher.sendAtomically(broker.clientConfig(), burst);
-                TestKafka.await("the burst served", () -> w.worker().metrics().imagesPredicted() >= 640,
-                        Duration.ofSeconds(60));
+                TestKafka.await("the burst served", () -> w.worker().metrics().imagesPredicted() >= 40 + BURST,
+                        Duration.ofSeconds(90));
                 trickle(broker, "after", 40);
 
                 Map<String, Prediction> byId = new HashMap<>();
                 for (ConsumerRecord<String, byte[]> r : TestKafka.readUntil(broker, Topics.PREDICTIONS, true,
-                        l -> l.size() >= 680, Duration.ofSeconds(60))) {
+                        l -> l.size() >= 80 + BURST, Duration.ofSeconds(60))) {
                     assertThat(byId.put(r.key(), Prediction.SERDE.deserialize(Topics.PREDICTIONS, r.value())))
                             .as("second prediction for %s", r.key()).isNull();
                 }
-                assertThat(byId).hasSize(680);
+                assertThat(byId).hasSize(80 + BURST);
                 for (int i = 0; i < 40; i++) {
                     Prediction p = byId.get("before-" + i);
-                    assertThat(p.keepRatio()).as("before-%d", i).isEqualTo(1.0);
+                    assertThat(p.keepRatio()).as("before-%d (%s)", i, p.keepReason()).isEqualTo(1.0);
                 }
                 // The burst's oldest record is in its first batch: already below the ceiling, and why.
                 Prediction first = byId.get("burst-0");
@@ -87,11 +90,12 @@ class AdaptiveKeepIntegrationTest {
                 assertThat(load).isNotNull();
                 assertThat(load.keepFloor()).isEqualTo(0.5);
                 assertThat(load.keepCeiling()).isEqualTo(1.0);
-                // Capacity as measured: full batches of 8 at the floor, 8 ms of the hook's sleep each, at most
+                // Capacity as measured: full batches of 16 at the floor, 16 ms of the hook's sleep each, at most
                 // 1,000 images/s; every ratio of the grid is reported.
                 assertThat(load.capacityPerS()).containsKeys("0.50", "0.60", "0.70", "0.80", "0.90", "1.00");
-                assertThat(load.capacityPerS().get("0.50")).isBetween(500.0, 1000.0);
-                assertThat(load.arrivalPerS()).isGreaterThan(0);
+                // (times the measured efficiency, at least 0.2: the loop's own work when backlogged).
+                assertThat(load.capacityPerS().get("0.50")).isBetween(150.0, 1000.0);
+                assertThat(load.backlog()).isZero(); // everything served
             }
         }
     }

@@ -19,7 +19,14 @@ class KafkaBrokerTest {
         java.nio.file.Path dir;
         try (KafkaBroker broker = KafkaBroker.start(3); Admin admin = Admin.create(broker.clientConfig())) {
             assertThat(broker.bootstrapServers()).startsWith("127.0.0.1:");
-            assertThat(admin.listTopics().names().get()).containsAll(Topics.ALL);
+            // Created before start() returned; the broker's metadata may show them a moment later on a loaded machine.
+            TestKafka.await("the contract's topics listed", () -> {
+                try {
+                    return admin.listTopics().names().get().containsAll(Topics.ALL);
+                } catch (Exception e) {
+                    return false;
+                }
+            }, java.time.Duration.ofSeconds(30));
             Map<String, TopicDescription> d = admin.describeTopics(Topics.ALL).allTopicNames().get();
             assertThat(d.get(Topics.IMAGES).partitions()).hasSize(3);
             assertThat(d.get(Topics.CONTROL).partitions()).hasSize(1);
