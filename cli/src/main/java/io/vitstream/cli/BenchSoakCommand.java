@@ -121,8 +121,8 @@ final class BenchSoakCommand implements Callable<Integer> {
             Thread.sleep(2000);
             out.printf(Locale.ROOT, "model %s (%s), engine %s, batch %d, keep %.2f, %.0f images/s for %.0f min, a "
                     + "sample every %d s; memory of this JVM (worker, load generator and reader) and the broker's;"
-                    + " native = RSS - heap committed - non-heap - direct buffers (the engines' arenas, thread stacks,"
-                    + " the JVM's own; negative while committed heap is not yet touched)%n",
+                    + " native = RSS - resident heap (its mapping's Rss) - non-heap - direct buffers (the engines'"
+                    + " arenas, thread stacks, the JVM's own)%n",
                     model.getFileName(), serving.version, engine.kind().resolve().name().toLowerCase(Locale.ROOT),
                     batch, keepRatio, r, minutes, sampleS);
             out.flush();
@@ -241,10 +241,35 @@ final class BenchSoakCommand implements Callable<Integer> {
         double rss = rssMb(Path.of("/proc/self/status"));
         double broker = ProcessHandle.current().children()
                 .mapToDouble(p -> rssMb(Path.of("/proc/" + p.pid() + "/status"))).sum();
-        // What the JVM does not account for: the engines' native arenas, thread stacks, malloc'd JVM internals.
-        double nativeMb = rss - heapCommitted - nonHeap - direct;
+        // What the JVM does not account for: the engines' native arenas, thread stacks, malloc'd JVM internals. The
+        // heap's share of the resident set is its own mapping's (committed heap is not all resident, and heap the
+        // collector gives back may stay resident), so it is read from /proc/self/smaps, not from the MXBean.
+        double nativeMb = rss - heapResidentMb(Path.of("/proc/self/smaps")) - nonHeap - direct;
         return new Sample(minutes, rss, heapUsed, heapCommitted, nonHeap, direct, nativeMb, broker, sent, answered,
                 p95, perS);
+    }
+
+    /**
+     * The resident part of the Java heap in MB: the Rss of the largest mapping of the process, which is the heap's
+     * reservation (-Xmx, one contiguous range for the collectors the launcher uses); 0 when unreadable.
+     */
+    static double heapResidentMb(Path smaps) {
+        long bestSize = -1;
+        long bestRss = 0;
+        long size = 0;
+        try (java.io.BufferedReader r = Files.newBufferedReader(smaps)) {
+            for (String line = r.readLine(); line != null; line = r.readLine()) {
+                if (line.startsWith("Size:")) {
+                    size = Long.parseLong(line.replaceAll("[^0-9]", ""));
+                } else if (line.startsWith("Rss:") && size > bestSize) {
+                    bestSize = size;
+                    bestRss = Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return 0;
+        }
+        return bestRss / 1024.0 * 1.048576;
     }
 
     /** VmRSS of a /proc status file in MB, 0 when it cannot be read (a process that just ended). */
@@ -316,7 +341,8 @@ final class BenchSoakCommand implements Callable<Integer> {
         ScatterPlot p = new ScatterPlot("bench soak: memory over time", "minutes", "MB");
         p.add(series("resident set (this JVM)", new Color(0x1f77b4), samples, Sample::rssMb));
         p.add(series("Java heap used", new Color(0x2ca02c), samples, Sample::heapUsedMb));
-        p.add(series("native (RSS - heap - non-heap - direct)", new Color(0xd62728), samples, Sample::nativeMb));
+        p.add(series("native (RSS - resident heap - non-heap - direct)", new Color(0xd62728), samples,
+                Sample::nativeMb));
         p.add(series("broker resident set", new Color(0x7f7f7f), samples, Sample::brokerRssMb));
         p.write(plot);
     }
