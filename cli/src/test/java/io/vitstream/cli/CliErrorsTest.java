@@ -61,6 +61,19 @@ class CliErrorsTest {
     }
 
     @Test
+    void brokerReplicationBeyondTheNodesIsRefusedBeforeAnythingStarts() {
+        assertOneLineError(run("broker", "--nodes", "3", "--replication", "4"),
+                "--replication must be between 1 and --nodes (3), got 4");
+        assertOneLineError(run("broker", "--replication", "2"), "--replication must be between 1 and --nodes (1), got 2");
+        assertOneLineError(run("broker", "--nodes", "3", "--min-insync-replicas", "4"),
+                "--min-insync-replicas must be between 1 and --replication (3), got 4");
+        assertOneLineError(run("broker", "--nodes", "3", "--replication", "2", "--min-insync-replicas", "3"),
+                "--min-insync-replicas must be between 1 and --replication (2), got 3");
+        assertOneLineError(run("broker", "--nodes", "0"), "--nodes must be between 1 and 9, got 0");
+        assertOneLineError(run("broker", "--nodes", "three"), "--nodes");
+    }
+
+    @Test
     void wrongModelDirectory() {
         CliRun r = run("evaluate", "--model", tmp.toString());
         assertOneLineError(r, "manifest.json", "missing");

@@ -127,7 +127,7 @@ class FailoverIntegrationTest {
      * duplicates); counts per id in {@code seen}, the workers that answered in {@code workers}. Returns when the last
      * missing prediction arrived.
      */
-    private static long readUntil(TestBroker broker, Map<String, Integer> seen, List<String> workers, int expected,
+    static long readUntil(TestBroker broker, Map<String, Integer> seen, List<String> workers, int expected,
             Duration timeout) {
         Map<String, Object> c = new HashMap<>(broker.clientConfig());
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");

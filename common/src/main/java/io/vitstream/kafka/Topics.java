@@ -3,6 +3,7 @@ package io.vitstream.kafka;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -79,23 +80,51 @@ public final class Topics {
 
     /**
      * The contract's topics with their settings: data topics get {@code partitions} partitions (workers scale by
-     * partitions), the compacted state topics one partition each so that their order is total.
+     * partitions), the compacted state topics one partition each so that their order is total. No topic-level
+     * {@code min.insync.replicas}: the brokers' default applies.
      */
     public static List<NewTopic> definitions(int partitions, short replication) {
-        return List.of(
-                new NewTopic(IMAGES, partitions, replication).configs(LARGE),
-                new NewTopic(PREDICTIONS, partitions, replication),
-                new NewTopic(LABELS, partitions, replication),
-                new NewTopic(DLQ, partitions, replication).configs(LARGE),
-                new NewTopic(MODELS, 1, replication).configs(COMPACTED),
-                new NewTopic(CONTROL, 1, replication).configs(COMPACTED),
-                new NewTopic(WORKER_STATUS, 1, replication).configs(COMPACTED));
+        return definitions(partitions, new Replication(replication, Replication.BROKER_DEFAULT));
     }
 
-    /** Creates every topic of the contract that does not exist yet. */
+    /**
+     * As above with {@code replication}'s factor on every topic and, unless it is the brokers' default, its
+     * {@code min.insync.replicas} as a topic setting (so the topics keep it on a cluster whose default is lower).
+     */
+    public static List<NewTopic> definitions(int partitions, Replication replication) {
+        return List.of(
+                topic(IMAGES, partitions, replication, LARGE),
+                topic(PREDICTIONS, partitions, replication, Map.of()),
+                topic(LABELS, partitions, replication, Map.of()),
+                topic(DLQ, partitions, replication, LARGE),
+                topic(MODELS, 1, replication, COMPACTED),
+                topic(CONTROL, 1, replication, COMPACTED),
+                topic(WORKER_STATUS, 1, replication, COMPACTED));
+    }
+
+    /** A topic with {@code replication} (its factor, and its min ISR among the {@code configs}). */
+    public static NewTopic topic(String name, int partitions, Replication replication, Map<String, String> configs) {
+        Map<String, String> all = new HashMap<>(configs);
+        all.putAll(replication.topicConfigs());
+        return new NewTopic(name, Optional.of(partitions), replication.factor() == Replication.BROKER_DEFAULT
+                ? Optional.empty() : Optional.of(replication.factor())).configs(all);
+    }
+
+    /** Creates every topic of the contract that does not exist yet (no topic-level min ISR). */
     public static void createAll(Admin admin, int partitions, short replication)
             throws InterruptedException, ExecutionException {
-        for (NewTopic t : definitions(partitions, replication)) {
+        createAll(admin, definitions(partitions, replication));
+    }
+
+    /** Creates every topic of the contract that does not exist yet, replicated as {@code replication} says. */
+    public static void createAll(Admin admin, int partitions, Replication replication)
+            throws InterruptedException, ExecutionException {
+        createAll(admin, definitions(partitions, replication));
+    }
+
+    /** Creates those of {@code topics} that do not exist yet; one that exists is left as it is. */
+    public static void createAll(Admin admin, List<NewTopic> topics) throws InterruptedException, ExecutionException {
+        for (NewTopic t : topics) {
             try {
                 admin.createTopics(List.of(t)).all().get();
             } catch (ExecutionException e) {

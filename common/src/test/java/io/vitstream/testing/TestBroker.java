@@ -1,6 +1,7 @@
 package io.vitstream.testing;
 
 import io.vitstream.kafka.KafkaBroker;
+import io.vitstream.kafka.KafkaCluster;
 import java.util.Map;
 
 /**
@@ -9,6 +10,9 @@ import java.util.Map;
  * {@code VITSTREAM_TEST_KAFKA=testcontainers}) on a machine with a Docker engine, the official Apache Kafka image
  * started by Testcontainers. The same tests run on either; without Docker nothing is skipped, they use the embedded
  * broker. Both have the contract's topics with {@code partitions} partitions on each data topic.
+ *
+ * <p>{@link #startCluster} is always the embedded multi-node cluster (child JVMs whose nodes a test may kill): the
+ * Testcontainers Kafka module runs one node.
  */
 public interface TestBroker extends AutoCloseable {
     /** System property (and, upper-cased with underscores, environment variable) choosing the broker. */
@@ -31,6 +35,32 @@ public interface TestBroker extends AutoCloseable {
             default -> throw new IllegalArgumentException(PROPERTY + " must be embedded or testcontainers, got '"
                     + how + "'");
         };
+    }
+
+    /**
+     * An embedded cluster of {@code nodes} KRaft nodes with {@link io.vitstream.kafka.Replication#defaultFor}
+     * (three nodes: replication 3, min ISR 2), started and ready, with the contract's topics.
+     */
+    static Cluster startCluster(int nodes, int partitions) {
+        return new Cluster(KafkaCluster.start(nodes, partitions));
+    }
+
+    /** The embedded multi-node cluster; {@link #cluster()} reaches its nodes (kill one, read its log). */
+    record Cluster(KafkaCluster cluster) implements TestBroker {
+        @Override
+        public String bootstrapServers() {
+            return cluster.bootstrapServers();
+        }
+
+        @Override
+        public Map<String, Object> clientConfig() {
+            return cluster.clientConfig();
+        }
+
+        @Override
+        public void close() {
+            cluster.close();
+        }
     }
 
     /** The embedded broker. */

@@ -24,6 +24,7 @@ import io.vitstream.controller.state.StateStore;
 import io.vitstream.controller.stream.MetricsRunner;
 import io.vitstream.controller.stream.MetricsRuntime;
 import io.vitstream.kafka.ControlMessage;
+import io.vitstream.kafka.Replication;
 import io.vitstream.kafka.Topics;
 import io.vitstream.signing.ModelSigning;
 import java.security.PrivateKey;
@@ -31,12 +32,14 @@ import java.security.PublicKey;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,10 +60,25 @@ public final class Controller implements AdminOps, AutoCloseable {
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration WRITE_VISIBLE = Duration.ofSeconds(30);
 
-    /** The production metrics: the Kafka Streams topology ({@link MetricsRunner}) with the config's windows. */
+    /**
+     * The production metrics: the Kafka Streams topology ({@link MetricsRunner}) with the config's windows. Its
+     * internal topics (changelogs, repartition) are replicated like the controller's own ({@code topics.replication},
+     * {@code topics.min.insync.replicas}; {@code kafka.*} settings still win): they hold the metrics' state, and a
+     * changelog on one replica would stop the app when its broker goes.
+     */
     public static MetricsRuntime streams(ControllerConfig config) {
         return MetricsRunner.start(config.bootstrapServers(), config.applicationId(), config.streamsStateDir(),
-                config.metrics(), config.kafka());
+                config.metrics(), streamsSettings(config));
+    }
+
+    /** The Streams settings {@link #streams} adds: replication of the internal topics, then {@code kafka.*}. */
+    static Map<String, Object> streamsSettings(ControllerConfig config) {
+        Map<String, Object> extra = new LinkedHashMap<>();
+        Replication r = config.topicReplication();
+        extra.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, (int) r.factor()); // -1: the brokers' default, as Streams'
+        r.topicConfigs().forEach((k, v) -> extra.put(StreamsConfig.topicPrefix(k), v));
+        extra.putAll(config.kafka());
+        return extra;
     }
 
     private final ControllerConfig config;

@@ -1,6 +1,7 @@
 package io.vitstream.controller;
 
 import io.vitstream.engine.EngineKind;
+import io.vitstream.kafka.Replication;
 import io.vitstream.controller.policy.PolicySettings;
 import io.vitstream.controller.pruner.PruneSettings;
 import io.vitstream.controller.pruner.Saliency;
@@ -33,7 +34,10 @@ import java.util.Set;
  * @param workerTimeoutMs a worker whose last heartbeat is older than this is not live
  * @param history decisions kept in memory and served by {@code GET /decisions}
  * @param topicPartitions partitions of the contract's data topics, when the controller has to create them
- * @param topicReplication replication of the topics the controller creates
+ * @param topicReplication replication of the topics the controller creates (the contract's when missing, its own,
+ *     and its Kafka Streams app's internal ones): {@code topics.replication} (default: the brokers'
+ *     {@code default.replication.factor}) and {@code topics.min.insync.replicas} (default: 2 from three replicas up,
+ *     else 1; the brokers' {@code min.insync.replicas} when the factor is theirs too)
  * @param metrics windows of the metrics topology ({@code metrics.slice.ms}, {@code metrics.join.window.ms},
  *     {@code metrics.join.grace.ms}, {@code metrics.retention.ms})
  * @param prune settings of re-prune jobs
@@ -56,7 +60,7 @@ public record ControllerConfig(
         long workerTimeoutMs,
         int history,
         int topicPartitions,
-        short topicReplication,
+        Replication topicReplication,
         MetricsSettings metrics,
         PruneSettings prune,
         Saliency.Method saliency,
@@ -91,6 +95,26 @@ public record ControllerConfig(
     /** Settings named by environment variables: {@code VITSTREAM_CONTROLLER_A_B} is {@code a.b}. */
     static Map<String, String> fromEnvironment(Map<String, String> env) {
         return Settings.fromEnvironment(env, ENV_PREFIX, Set.of());
+    }
+
+    /**
+     * {@code topics.replication} and {@code topics.min.insync.replicas}. The factor defaults to the brokers' own
+     * default, so that against a cluster set up for it (as {@code vitstream broker --nodes 3} is) the controller needs
+     * nothing but the bootstrap servers.
+     */
+    private static Replication topicReplication(Settings p) {
+        int factor = p.string("topics.replication", null) == null ? Replication.BROKER_DEFAULT
+                : (int) p.number("topics.replication", 1, 1, 10);
+        int dflt = factor == Replication.BROKER_DEFAULT ? Replication.BROKER_DEFAULT
+                : Replication.defaultMinInsync(factor);
+        int minIsr = p.string("topics.min.insync.replicas", null) == null ? dflt
+                : (int) p.number("topics.min.insync.replicas", dflt, 1, 10);
+        try {
+            return new Replication((short) factor, minIsr);
+        } catch (IllegalArgumentException e) {
+            p.error("topics.min.insync.replicas: " + e.getMessage());
+            return Replication.BROKER_DEFAULTS;
+        }
     }
 
     /** Validates {@code settings}; unknown names are errors too (a typo must not pass silently). */
@@ -133,7 +157,7 @@ public record ControllerConfig(
         long workerTimeout = p.number("worker.timeout.ms", 15_000, 500, 3_600_000);
         int history = (int) p.number("history", 500, 1, 100_000);
         int partitions = (int) p.number("topics.partitions", 4, 1, 10_000);
-        short replication = (short) p.number("topics.replication", 1, 1, 10);
+        Replication replication = topicReplication(p);
         MetricsSettings md = MetricsSettings.defaults();
         MetricsSettings metrics = md;
         try {

@@ -1,12 +1,13 @@
 package io.vitstream.controller.state;
 
+import io.vitstream.kafka.Replication;
+import io.vitstream.kafka.Topics;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.config.TopicConfig;
-import org.apache.kafka.common.errors.TopicExistsException;
 
 /**
  * The controller's own topics (the contract's topics are in {@code io.vitstream.kafka.Topics}); the only place their
@@ -33,25 +34,29 @@ public final class ControllerTopics {
 
     private ControllerTopics() {}
 
+    /** The controller's topics with {@code replication} replicas and the brokers' default min ISR. */
     public static List<NewTopic> definitions(short replication) {
+        return definitions(new Replication(replication, Replication.BROKER_DEFAULT));
+    }
+
+    /** The controller's topics replicated as {@code replication} says (see {@link Topics#topic}). */
+    public static List<NewTopic> definitions(Replication replication) {
         return List.of(
-                new NewTopic(STATE, 1, replication).configs(Map.of(
+                Topics.topic(STATE, 1, replication, Map.of(
                         TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)),
-                new NewTopic(DECISIONS, 1, replication).configs(Map.of(
+                Topics.topic(DECISIONS, 1, replication, Map.of(
                         TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,
                         TopicConfig.RETENTION_MS_CONFIG, String.valueOf(DECISIONS_RETENTION_MS))));
     }
 
     /** Creates the topics that do not exist yet. */
     public static void createAll(Admin admin, short replication) throws InterruptedException, ExecutionException {
-        for (NewTopic t : definitions(replication)) {
-            try {
-                admin.createTopics(List.of(t)).all().get();
-            } catch (ExecutionException e) {
-                if (!(e.getCause() instanceof TopicExistsException)) {
-                    throw e;
-                }
-            }
-        }
+        Topics.createAll(admin, definitions(replication));
+    }
+
+    /** Creates the topics that do not exist yet, replicated as {@code replication} says. */
+    public static void createAll(Admin admin, Replication replication) throws InterruptedException,
+            ExecutionException {
+        Topics.createAll(admin, definitions(replication));
     }
 }
