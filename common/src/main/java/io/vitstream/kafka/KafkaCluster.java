@@ -265,8 +265,9 @@ public final class KafkaCluster implements AutoCloseable {
                 "auto.create.topics.enable=false",
                 "num.partitions=1"));
         if (nodes > 1) {
-            // Fence a killed node and move its leaderships within about 6 s rather than Kafka's 9: the local
-            // cluster exists to watch a fail-over, and a worker's transaction (10 s timeout) should outlive it.
+            // Fence a killed node and move its leaderships once 6 s pass without its heartbeat rather than Kafka's
+            // 9: the local cluster exists to watch a fail-over, and a worker's open transaction (10 s timeout)
+            // should outlive it.
             lines.add("broker.session.timeout.ms=6000");
             lines.add("broker.heartbeat.interval.ms=1500");
         }
