@@ -70,6 +70,21 @@ class OnnxRuntimeEngineTest {
         }
     }
 
+    @ParameterizedTest(name = "{0} at keep {1}")
+    @CsvSource({"tome, 0.7", "tome, 0.5", "grid-merge, 0.7", "grid-merge, 0.5"})
+    void tokenMergingOnTheBaseModelGivesDjlsLogits(String method, double keep) {
+        try (ModelArtifact.Loaded loaded = ModelArtifact.load(TestData.repoRoot().resolve("models/base"));
+                OnnxRuntimeEngine ort = (OnnxRuntimeEngine) loaded.engine(EngineOptions.of(EngineKind.ONNXRUNTIME))) {
+            KeepPolicy policy = new KeepPolicy(keep, KeepPolicy.Method.parse(method), false);
+            int[] order = IntStream.range(0, IMAGES).toArray();
+            float[] pixels = loaded.manifest().input().batch(test, order, 0, IMAGES);
+            assertSameForward(loaded.model(), ort, pixels, IMAGES, policy);
+            // A ratio with another schedule has a graph of its own.
+            assertThat(ort.isPrepared(policy)).isTrue();
+            assertThat(ort.isPrepared(new KeepPolicy(keep + 0.2, KeepPolicy.Method.parse(method), false))).isFalse();
+        }
+    }
+
     @Test
     void aTinyModelWithAWidthPerBlockExportsAndMatches() {
         Engine.getInstance().setRandomSeed(7);
@@ -88,7 +103,11 @@ class OnnxRuntimeEngineTest {
             for (KeepPolicy policy : List.of(KeepPolicy.dense(), KeepPolicy.learned(0.6),
                     new KeepPolicy(0.4, KeepPolicy.Method.LEARNED, true),
                     new KeepPolicy(0.5, KeepPolicy.Method.CLS_ATTENTION, false),
-                    new KeepPolicy(0.5, KeepPolicy.Method.CLS_ATTENTION, true))) {
+                    new KeepPolicy(0.5, KeepPolicy.Method.CLS_ATTENTION, true),
+                    new KeepPolicy(0.7, KeepPolicy.Method.TOME, false),
+                    new KeepPolicy(0.3, KeepPolicy.Method.TOME, false),
+                    new KeepPolicy(0.7, KeepPolicy.Method.GRID_MERGE, false),
+                    new KeepPolicy(0.3, KeepPolicy.Method.GRID_MERGE, false))) {
                 assertSameForward(model, ort, pixels, 32, policy);
             }
         }
