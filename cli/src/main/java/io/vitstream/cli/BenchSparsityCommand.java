@@ -101,8 +101,12 @@ final class BenchSparsityCommand implements Callable<Integer> {
         for (double r : ratios) {
             new KeepPolicy(r, KeepPolicy.Method.LEARNED, false);
         }
-        List<KeepPolicy.Method> chosen = methods.stream().map(String::trim).map(KeepPolicy.Method::parse).distinct()
-                .toList();
+        List<KeepPolicy.Method> chosen;
+        try {
+            chosen = methods.stream().map(String::trim).map(KeepPolicy.Method::parse).distinct().toList();
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--methods: " + e.getMessage());
+        }
         List<Timing.Streams> configs = Timing.streams(streams);
         List<EngineKind> kinds = BenchEngines.parse(engine);
         PrintWriter out = spec.commandLine().getOut();
@@ -114,7 +118,6 @@ final class BenchSparsityCommand implements Callable<Integer> {
                     || !learned.manifest().sparsifier().hasPredictors())) {
                 throw new UserError("--sparse " + sparse + " has no learned token predictors");
             }
-            VitConfig arch = dense.manifest().architecture();
             LabeledImages test = data.test(dense.manifest().input().height());
             LabeledImages accuracySet = limit != null ? test.limit(limit) : test;
             List<Row> rows = new ArrayList<>();
