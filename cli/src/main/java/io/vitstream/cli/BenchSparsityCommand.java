@@ -6,6 +6,7 @@ import io.vitstream.engine.EngineKind;
 import io.vitstream.evaluation.Evaluator;
 import io.vitstream.model.VitConfig;
 import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.sparsity.MergeSchedule;
 import io.vitstream.sparsity.SparseForward;
 import io.vitstream.sparsity.SparsifierConfig;
 import io.vitstream.util.UserError;
@@ -26,15 +27,17 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * {@code vitstream bench sparsity}: accuracy, FLOPs and images/s across keep ratios for the learned predictors and
- * the training-free CLS-attention baseline, against the dense base measured in the same run.
+ * {@code vitstream bench sparsity}: accuracy, FLOPs and images/s across keep ratios for the learned predictors, the
+ * training-free CLS-attention baseline and the training-free token-merging methods (ToMe, grid merge; at each ratio
+ * their FLOPs come closest to the dropping rows'), against the dense base measured in the same run.
  */
 @Command(name = "sparsity", mixinStandardHelpOptions = true,
         description = {
             "Token sparsification benchmark: for each keep ratio, accuracy on the test set, FLOPs per image,",
             "images/s at a fixed batch and speed-up over the dense base measured in the same run, for the learned",
             "predictors (--sparse model) and the CLS-attention baseline (on the dense --base model), each with and",
-            "without a package token; every row timed on each --engine, interleaved (accuracy once per row, on the",
+            "without a package token, and the token-merging methods tome and grid-merge (on --base, at the FLOPs of",
+            "dropping at each ratio); every row timed on each --engine, interleaved (accuracy once per row, on the",
             "first engine: ONNX Runtime unless --engine pytorch). Prints a Markdown table and writes a PNG plot of",
             "accuracy against images/s."
         })
@@ -56,6 +59,10 @@ final class BenchSparsityCommand implements Callable<Integer> {
     @Option(names = "--ratios", split = ",", defaultValue = "1.0,0.9,0.8,0.7,0.6,0.5",
             description = "Keep ratios (default: ${DEFAULT-VALUE}).")
     List<Double> ratios;
+
+    @Option(names = "--methods", split = ",", defaultValue = "learned,cls-attention,tome,grid-merge",
+            description = "Token reduction methods benchmarked besides the dense base (default: ${DEFAULT-VALUE}).")
+    List<String> methods;
 
     @Option(names = "--engine", defaultValue = "both", paramLabel = "auto|onnxruntime|pytorch|both",
             description = "Engines timed, interleaved (default: ${DEFAULT-VALUE}).")
@@ -83,7 +90,7 @@ final class BenchSparsityCommand implements Callable<Integer> {
     Path plot;
 
     /** {@code ips}: best images/s per engine (first index) and stream configuration (second). */
-    private record Row(String method, double ratio, boolean packageToken, int[] patches, long flops, double accuracy,
+    private record Row(String method, double ratio, boolean packageToken, String tokens, long flops, double accuracy,
             double[][] ips) {}
 
     @Override
@@ -94,6 +101,12 @@ final class BenchSparsityCommand implements Callable<Integer> {
         for (double r : ratios) {
             new KeepPolicy(r, KeepPolicy.Method.LEARNED, false);
         }
+        List<KeepPolicy.Method> chosen;
+        try {
+            chosen = methods.stream().map(String::trim).map(KeepPolicy.Method::parse).distinct().toList();
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--methods: " + e.getMessage());
+        }
         List<Timing.Streams> configs = Timing.streams(streams);
         List<EngineKind> kinds = BenchEngines.parse(engine);
         PrintWriter out = spec.commandLine().getOut();
@@ -101,10 +114,10 @@ final class BenchSparsityCommand implements Callable<Integer> {
         try (ModelArtifact.Loaded dense = ModelArtifact.load(base);
                 ModelArtifact.Loaded learned = ModelArtifact.load(sparse);
                 BenchEngines engines = new BenchEngines()) {
-            if (learned.manifest().sparsifier() == null || !learned.manifest().sparsifier().hasPredictors()) {
+            if (chosen.contains(KeepPolicy.Method.LEARNED) && (learned.manifest().sparsifier() == null
+                    || !learned.manifest().sparsifier().hasPredictors())) {
                 throw new UserError("--sparse " + sparse + " has no learned token predictors");
             }
-            VitConfig arch = dense.manifest().architecture();
             LabeledImages test = data.test(dense.manifest().input().height());
             LabeledImages accuracySet = limit != null ? test.limit(limit) : test;
             List<Row> rows = new ArrayList<>();
@@ -116,8 +129,12 @@ final class BenchSparsityCommand implements Callable<Integer> {
                     if (r >= 1.0 && pkg) {
                         continue;
                     }
-                    add.row(learned, "learned", new KeepPolicy(r, KeepPolicy.Method.LEARNED, pkg));
-                    add.row(dense, "cls-attention", new KeepPolicy(r, KeepPolicy.Method.CLS_ATTENTION, pkg));
+                    for (KeepPolicy.Method m : chosen) {
+                        if (pkg && m.merges()) {
+                            continue;
+                        }
+                        add.row(m == KeepPolicy.Method.LEARNED ? learned : dense, m.id(), new KeepPolicy(r, m, pkg));
+                    }
                 }
             }
             out.printf(Locale.ROOT, "timing %d rows x %s x %d rounds x %d stream configurations at batch %d (%d cores)"
@@ -137,7 +154,8 @@ final class BenchSparsityCommand implements Callable<Integer> {
                     + "same engine in the same configuration)%n%n", dense.manifest().version(),
                     learned.manifest().version(), accuracySet.count(), BenchEngines.label(kinds.get(0)), batch, rounds,
                     seconds);
-            StringBuilder head = new StringBuilder("| method | keep ratio | package token | patch tokens per stage | "
+            StringBuilder head = new StringBuilder("| method | keep ratio | package token | patch tokens per stage "
+                    + "(merging: tokens after each block) | "
                     + "MFLOPs/image | accuracy | Δ acc (points) | engine |");
             StringBuilder rule = new StringBuilder("|---|---:|:---:|---|---:|---:|---:|---|");
             out.println(head.append(Timing.headerCells(configs, false)));
@@ -146,8 +164,7 @@ final class BenchSparsityCommand implements Callable<Integer> {
                 for (int k = 0; k < kinds.size(); k++) {
                     StringBuilder line = new StringBuilder(String.format(Locale.ROOT,
                             "| %s | %.1f | %s | %s | %.2f | %.4f | %+.2f | %s |", r.method(), r.ratio(),
-                            r.packageToken() ? "yes" : "no",
-                            r.patches().length == 0 ? String.valueOf(arch.numPatches()) : Arrays.toString(r.patches()),
+                            r.packageToken() ? "yes" : "no", r.tokens(),
                             r.flops() / 1e6, r.accuracy(), 100 * (r.accuracy() - denseAcc),
                             BenchEngines.label(kinds.get(k))));
                     out.println(line.append(Timing.cells(r.ips()[k], rows.get(0).ips()[k], null)));
@@ -184,14 +201,21 @@ final class BenchSparsityCommand implements Callable<Integer> {
         void row(ModelArtifact.Loaded m, String method, KeepPolicy policy) {
             VitConfig arch = m.manifest().architecture();
             SparsifierConfig stages = SparseForward.stagesFor(m.model().network(), policy);
-            int[] patches = policy.isDense() || stages == null ? new int[0]
-                    : SparseForward.patchesPerStage(arch.numPatches(), stages.stages(), policy.keepRatio());
+            String tokens;
+            if (policy.merges()) {
+                tokens = Arrays.toString(MergeSchedule.forPolicy(arch, stages.stages(), policy).mlpTokens());
+            } else if (policy.isDense() || stages == null) {
+                tokens = String.valueOf(arch.numPatches());
+            } else {
+                tokens = Arrays.toString(SparseForward.patchesPerStage(arch.numPatches(), stages.stages(),
+                        policy.keepRatio()));
+            }
             // The one-stream engine of the first kind, as the timing opens it: built once, used for both.
             Timing.Streams one = Timing.Streams.of(1);
             BenchEngines.usePyTorchThreads(kinds.get(0), one.threads());
             double acc = Evaluator.evaluate(engines.engine(kinds.get(0), m, policy, one.threads(), 0),
                     arch.numClasses(), m.manifest().input(), data, 256, policy).accuracy();
-            rows.add(new Row(method, policy.keepRatio(), policy.packageToken(), patches,
+            rows.add(new Row(method, policy.keepRatio(), policy.packageToken(), tokens,
                     SparseForward.flopsPerImage(arch, stages, policy), acc, new double[kinds.size()][configs]));
             timed.add(new Timing.Timed(m, policy));
             spec.commandLine().getOut().printf(Locale.ROOT, "  %-13s ratio %.1f%s: accuracy %.4f (%s)%n", method,

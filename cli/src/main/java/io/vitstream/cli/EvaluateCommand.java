@@ -8,6 +8,7 @@ import io.vitstream.evaluation.EvalResult;
 import io.vitstream.evaluation.Evaluator;
 import io.vitstream.model.VitConfig;
 import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.sparsity.MergeSchedule;
 import io.vitstream.sparsity.SparseForward;
 import io.vitstream.sparsity.SparsifierConfig;
 import io.vitstream.util.Json;
@@ -67,11 +68,15 @@ final class EvaluateCommand implements Callable<Integer> {
     boolean json;
 
     @Option(names = "--keep-ratio", defaultValue = "1.0",
-            description = "Fraction of tokens kept at each sparsifier stage, in (0, 1] (default: ${DEFAULT-VALUE} = dense).")
+            description = {"Fraction of tokens kept at each sparsifier stage, in (0, 1] (default: ${DEFAULT-VALUE} = dense);",
+                "for tome and grid-merge, the FLOPs budget: as many merges as come closest to the FLOPs of dropping at",
+                "this ratio (cls-attention on the same model)."})
     double keepRatio;
 
     @Option(names = "--method", defaultValue = "learned",
-            description = "Token selection: learned (DynamicViT predictors) or cls-attention (training-free EViT baseline; any model) (default: ${DEFAULT-VALUE}).")
+            description = {"Token reduction: learned (DynamicViT predictors), cls-attention (training-free EViT baseline;"
+                + " any model),", "tome (token merging, bipartite matching in every block; any model) or grid-merge"
+                + " (adjacent column / row pairs", "of the patch grid merged; any model) (default: ${DEFAULT-VALUE})."})
     String method;
 
     @Option(names = "--package-token", description = "Fuse dropped tokens into one package token instead of discarding them.")
@@ -107,14 +112,19 @@ final class EvaluateCommand implements Callable<Integer> {
             VitConfig arch = loaded.manifest().architecture();
             SparsifierConfig stages = SparseForward.stagesFor(loaded.model().network(), policy);
             long flops = SparseForward.flopsPerImage(arch, stages, policy);
-            int[] tokensPerStage = stages == null || policy.isDense() ? new int[0]
+            MergeSchedule merging = policy.merges() ? MergeSchedule.forPolicy(arch, stages.stages(), policy) : null;
+            int[] tokensPerStage = stages == null || policy.isDense() || merging != null ? new int[0]
                     : SparseForward.patchesPerStage(arch.numPatches(), stages.stages(), keepRatio);
             PrintWriter out = spec.commandLine().getOut();
             List<String> names = loaded.manifest().classNames();
             out.printf(Locale.ROOT, "model %s (%s): accuracy %.4f on %d %s images, %.0f images/s at batch %d on %s, "
                     + "%.2f MFLOPs/image%n", loaded.manifest().version(), model, r.accuracy(), r.count(), split,
                     r.imagesPerSecond(), batch, runner.name(), flops / 1e6);
-            if (!policy.isDense()) {
+            if (merging != null) {
+                out.printf(Locale.ROOT, "keep ratio %.2f (%s): %s; FLOPs budget: dropping at %.2f, %.2f MFLOPs/image%n",
+                        keepRatio, policy.method().id(), merging.describe(), keepRatio,
+                        MergeSchedule.sparsifierFlops(arch, stages.stages(), keepRatio) / 1e6);
+            } else if (!policy.isDense()) {
                 out.printf(Locale.ROOT, "keep ratio %.2f (%s%s): patch tokens per stage %s of %d%n", keepRatio,
                         policy.method().id(), packageToken ? ", package token" : "",
                         java.util.Arrays.toString(tokensPerStage), arch.numPatches());
@@ -152,6 +162,11 @@ final class EvaluateCommand implements Callable<Integer> {
                 j.put("method", policy.method().id());
                 j.put("package_token", packageToken);
                 j.put("tokens_per_stage", tokensPerStage);
+                if (merging != null) {
+                    j.put("merges_per_block", merging.merges());
+                    j.put("tokens_per_block", merging.attentionTokens());
+                    j.put("tokens_after_merge", merging.mlpTokens());
+                }
                 Map<String, Double> pc = new LinkedHashMap<>();
                 for (int c = 0; c < names.size(); c++) {
                     pc.put(names.get(c), perClass[c]);

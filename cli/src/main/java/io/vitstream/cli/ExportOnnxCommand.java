@@ -33,8 +33,9 @@ final class ExportOnnxCommand implements Callable<Integer> {
             description = "Fraction of tokens kept at each sparsifier stage, in (0, 1] (default: ${DEFAULT-VALUE} = dense).")
     double keepRatio;
 
-    @Option(names = "--method", description = "Token selection: learned (DynamicViT predictors) or cls-attention"
-            + " (training-free EViT baseline) (default: learned where the model has predictors, else cls-attention).")
+    @Option(names = "--method", description = "Token reduction: learned (DynamicViT predictors), cls-attention"
+            + " (training-free EViT baseline), tome or grid-merge (token merging at the FLOPs of dropping at the keep"
+            + " ratio) (default: learned where the model has predictors, else cls-attention).")
     String method;
 
     @Option(names = "--package-token", description = "Fuse dropped tokens into one package token instead of discarding them.")

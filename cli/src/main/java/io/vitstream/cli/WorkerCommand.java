@@ -71,6 +71,12 @@ final class WorkerCommand implements Callable<Integer> {
             + " eager engine, the reference).")
     String engine;
 
+    @Option(names = "--token-reducer", paramLabel = "auto|learned|cls-attention|tome|grid-merge",
+            description = "How a keep ratio below 1.0 reduces tokens in every served model: auto (default: learned"
+            + " predictors where the model has them, else cls-attention dropping), or one method for all (tome and"
+            + " grid-merge merge tokens at the FLOPs dropping costs at that ratio).")
+    String tokenReducer;
+
     @Override
     public Integer call() throws Exception {
         Map<String, String> explicit = new LinkedHashMap<>();
@@ -88,6 +94,7 @@ final class WorkerCommand implements Callable<Integer> {
         explicit.put("teacher.sample.share", teacherSampleShare);
         explicit.put("device", device);
         explicit.put("engine", engine);
+        explicit.put("token.reducer", tokenReducer);
         WorkerMain.run(config, explicit);
         return 0;
     }

@@ -8,6 +8,8 @@ import io.vitstream.data.FashionMnist;
 import io.vitstream.data.InputSpec;
 import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
+import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.sparsity.MergeSchedule;
 import io.vitstream.sparsity.SparsifierConfig;
 import io.vitstream.util.Seeds;
 import java.awt.image.BufferedImage;
@@ -49,10 +51,10 @@ class BenchCommandsTest {
                 "--seconds", "0.05", "--rounds", "1", "--plot", plot.toString());
         assertThat(code).isZero();
         String table = out.toString();
-        // dense + (ratio 1.0: learned, cls) + (ratio 0.5: learned, cls, each with and without package token), each
-        // on both engines (the default), ONNX Runtime's line first.
+        // dense + (ratio 1.0: learned, cls, tome, grid-merge) + (ratio 0.5: those four, and learned and cls with a
+        // package token), each on both engines (the default), ONNX Runtime's line first.
         List<String> rows = table.lines().filter(l -> l.startsWith("| ") && !l.startsWith("| method")).toList();
-        assertThat(rows).hasSize(14);
+        assertThat(rows).hasSize(22);
         for (int i = 0; i < rows.size(); i += 2) {
             String[] ort = rows.get(i).split("\\|");
             String[] djl = rows.get(i + 1).split("\\|");
@@ -70,6 +72,14 @@ class BenchCommandsTest {
         assertThat(rows.get(0)).contains("| 1.00x |");
         assertThat(rows.get(1)).contains("| 1.00x |");
         assertThat(table).contains("| learned | 0.5 | no | [8, 4, 2] |").contains("| cls-attention | 0.5 | yes | [8, 4, 2] |");
+        // The merging rows: the tokens after each block of the schedule 0.5 picks, at its FLOPs.
+        VitConfig arch = VitConfig.uniform(28, 1, 7, 0, 16, 4, 2, 32, 10);
+        for (KeepPolicy.Method m : List.of(KeepPolicy.Method.TOME, KeepPolicy.Method.GRID_MERGE)) {
+            MergeSchedule s = MergeSchedule.forPolicy(arch, SparsifierConfig.defaultStages(4),
+                    new KeepPolicy(0.5, m, false));
+            assertThat(table).contains(String.format(java.util.Locale.ROOT, "| %s | 0.5 | no | %s | %.2f |", m.id(),
+                    Arrays.toString(s.mlpTokens()), s.flops() / 1e6));
+        }
         // Timed both ways: one stream over every core, and one stream per core as the worker's lanes run; the header
         // names the threads of each.
         assertThat(table).contains("images/s, " + Timing.label(1))

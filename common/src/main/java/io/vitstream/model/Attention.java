@@ -52,7 +52,38 @@ public final class Attention extends AbstractBlock {
     @Override
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        NDArray x = inputs.get(0);
+        Parts p = attend(ps, inputs.get(0), inputs.size() > 1 ? inputs.get(1) : null, null, training);
+        if (!wantsClsAttention(params)) {
+            return new NDList(p.out);
+        }
+        NDArray clsAttention = p.attention.get(":, :, 0, :").mean(new int[] {1}); // (B, N)
+        return new NDList(p.out, clsAttention);
+    }
+
+    /** The output of {@link #forwardProportional}. */
+    public record MergingOutput(NDArray out, NDArray meanKeys) {}
+
+    /**
+     * Attention for token merging (ToMe): {@code logSizes} (B, N), the log of how many patches each token stands for
+     * (null: all 1), is added to the logits over keys (proportional attention), so a token of size s weighs as s
+     * copies of itself would; returns the output (B, N, D) and the keys averaged over heads (B, N, Dh), the features
+     * merging compares tokens by.
+     */
+    public MergingOutput forwardProportional(ParameterStore ps, NDArray x, NDArray logSizes, boolean training) {
+        NDArray bias = logSizes == null ? null
+                : logSizes.reshape(logSizes.getShape().get(0), 1, 1, logSizes.getShape().get(1));
+        Parts p = attend(ps, x, null, bias, training);
+        return new MergingOutput(p.out, p.keys.mean(new int[] {1}));
+    }
+
+    /** Output (B, N, D), probabilities (B, H, N, N) and keys (B, H, N, Dh) of one attention pass. */
+    private record Parts(NDArray out, NDArray attention, NDArray keys) {}
+
+    /**
+     * @param policy key policy (B, N) or null
+     * @param keyBias added to the logits, broadcast to (B, H, N, N), or null
+     */
+    private Parts attend(ParameterStore ps, NDArray x, NDArray policy, NDArray keyBias, boolean training) {
         long b = x.getShape().get(0);
         long n = x.getShape().get(1);
         NDArray qkvOut = qkv.forward(ps, new NDList(x), training).singletonOrThrow();
@@ -61,7 +92,10 @@ public final class Attention extends AbstractBlock {
         NDArray k = qkvOut.get(1);
         NDArray v = qkvOut.get(2);
         NDArray logits = q.matMul(k.swapAxes(2, 3)); // (B, H, N, N)
-        NDArray attention = inputs.size() > 1 ? maskedSoftmax(logits, inputs.get(1)) : logits.softmax(-1);
+        if (keyBias != null) {
+            logits = logits.add(keyBias);
+        }
+        NDArray attention = policy != null ? maskedSoftmax(logits, policy) : logits.softmax(-1);
         NDArray mixed = attention.matMul(v); // (B, H, N, Dh)
         NDArray gate = headGate;
         if (gate != null) {
@@ -69,11 +103,7 @@ public final class Attention extends AbstractBlock {
         }
         NDArray out = mixed.transpose(0, 2, 1, 3).reshape(b, n, (long) heads * headDim);
         out = proj.forward(ps, new NDList(out), training).singletonOrThrow();
-        if (!wantsClsAttention(params)) {
-            return new NDList(out);
-        }
-        NDArray clsAttention = attention.get(":, :, 0, :").mean(new int[] {1}); // (B, N)
-        return new NDList(out, clsAttention);
+        return new Parts(out, attention, k);
     }
 
     /** Whether forward parameters ask for the CLS attention. */

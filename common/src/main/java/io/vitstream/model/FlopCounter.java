@@ -26,9 +26,24 @@ public final class FlopCounter {
             throw new IllegalArgumentException(
                     "need one token count per block: " + config.depth() + " blocks, got " + tokensPerBlock.length);
         }
+        return perImage(config, tokensPerBlock, tokensPerBlock);
+    }
+
+    /**
+     * For token merging inside blocks (ToMe), where a block's MLP sees fewer tokens than its attention.
+     *
+     * @param attentionTokens tokens entering each block's attention (CLS included)
+     * @param mlpTokens tokens entering each block's MLP
+     */
+    public static long perImage(VitConfig config, int[] attentionTokens, int[] mlpTokens) {
+        if (attentionTokens.length != config.depth() || mlpTokens.length != config.depth()) {
+            throw new IllegalArgumentException("need one token count per block: " + config.depth() + " blocks, got "
+                    + attentionTokens.length + " and " + mlpTokens.length);
+        }
         long macs = embeddingMacs(config);
         for (int i = 0; i < config.depth(); i++) {
-            macs += blockMacs(config.dim(), config.blocks().get(i), tokensPerBlock[i]);
+            macs += attentionMacs(config.dim(), config.blocks().get(i), attentionTokens[i])
+                    + mlpMacs(config.dim(), config.blocks().get(i), mlpTokens[i]);
         }
         macs += (long) config.dim() * config.numClasses();
         return 2 * macs;
@@ -46,12 +61,21 @@ public final class FlopCounter {
 
     /** Multiply-adds of one block over {@code n} tokens. */
     public static long blockMacs(int dim, BlockConfig b, long n) {
+        return attentionMacs(dim, b, n) + mlpMacs(dim, b, n);
+    }
+
+    /** Multiply-adds of a block's attention over {@code n} tokens: QKV, Q K^T, A V, projection. */
+    public static long attentionMacs(int dim, BlockConfig b, long n) {
         long a = b.attentionDim();
         long qkv = n * dim * 3 * a;
         long scores = (long) b.heads() * n * n * b.headDim();
         long mix = (long) b.heads() * n * n * b.headDim();
         long proj = n * a * dim;
-        long mlp = 2 * n * dim * (long) b.mlpDim();
-        return qkv + scores + mix + proj + mlp;
+        return qkv + scores + mix + proj;
+    }
+
+    /** Multiply-adds of a block's MLP over {@code n} tokens. */
+    public static long mlpMacs(int dim, BlockConfig b, long n) {
+        return 2 * n * dim * (long) b.mlpDim();
     }
 }

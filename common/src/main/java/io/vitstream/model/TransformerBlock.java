@@ -49,13 +49,40 @@ public final class TransformerBlock extends AbstractBlock {
             attnIn.add(inputs.get(1));
         }
         NDList attnOut = attention.forward(ps, attnIn, training, params);
-        NDArray gate = blockGate;
-        NDArray g = gate == null ? null : gate.reshape(gate.size() == 1 ? 1 : x.getShape().get(0), 1, 1);
-        x = x.add(g == null ? attnOut.get(0) : attnOut.get(0).mul(g));
+        x = x.add(gated(attnOut.get(0), x));
+        x = feedForward(ps, x, training);
+        return attnOut.size() > 1 ? new NDList(x, attnOut.get(1)) : new NDList(x);
+    }
+
+    /** The attention half of a block for token merging, see {@link #attentionResidual}. */
+    public record AttentionHalf(NDArray tokens, NDArray meanKeys) {}
+
+    /**
+     * The first half of the block, {@code x + attn(LN(x))}, with proportional attention over tokens that stand for
+     * several patches; token merging (ToMe) runs between this and {@link #feedForward}, so the MLP sees fewer tokens
+     * than the attention did. The two halves in a row, with null sizes, are the block's forward pass.
+     *
+     * @param x tokens (B, N, D)
+     * @param logSizes (B, N) log of the patches each token stands for, or null when every token is one patch
+     * @return the tokens after the attention residual (B, N, D) and the keys averaged over heads (B, N, Dh)
+     */
+    public AttentionHalf attentionResidual(ParameterStore ps, NDArray x, NDArray logSizes, boolean training) {
+        NDArray h = norm1.forward(ps, new NDList(x), training).singletonOrThrow();
+        Attention.MergingOutput out = attention.forwardProportional(ps, h, logSizes, training);
+        return new AttentionHalf(x.add(gated(out.out(), x)), out.meanKeys());
+    }
+
+    /** The second half of the block: {@code x + mlp(LN(x))} on tokens (B, N, D). */
+    public NDArray feedForward(ParameterStore ps, NDArray x, boolean training) {
         NDArray h = norm2.forward(ps, new NDList(x), training).singletonOrThrow();
         NDArray m = mlp.forward(ps, new NDList(h), training).singletonOrThrow();
-        x = x.add(g == null ? m : m.mul(g));
-        return attnOut.size() > 1 ? new NDList(x, attnOut.get(1)) : new NDList(x);
+        return x.add(gated(m, x));
+    }
+
+    /** A residual branch times the block gate, when one is set. */
+    private NDArray gated(NDArray branch, NDArray x) {
+        NDArray gate = blockGate;
+        return gate == null ? branch : branch.mul(gate.reshape(gate.size() == 1 ? 1 : x.getShape().get(0), 1, 1));
     }
 
     /** The output and, when asked for in the forward parameters, the CLS attention. */

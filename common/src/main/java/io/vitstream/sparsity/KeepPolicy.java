@@ -3,30 +3,49 @@ package io.vitstream.sparsity;
 import java.util.Locale;
 
 /**
- * How many tokens to keep and how to choose them, per inference call. The keep ratio is a live knob: any ratio in
- * (0, 1] runs; the learned predictors were trained for the range in the model's {@link SparsifierConfig}.
+ * How many tokens to keep and how to reduce them, per inference call. The keep ratio is a live knob: any ratio in
+ * (0, 1] runs; the learned predictors were trained for the range in the model's {@link SparsifierConfig}. The
+ * token-dropping methods keep {@code ratio x} the patch tokens at each sparsifier stage; the token-merging methods
+ * ({@link Method#merges()}) read the ratio as a FLOPs budget instead: they merge as many tokens as make the FLOPs per
+ * image closest to those of the token sparsifier at the same ratio ({@link MergeSchedule#forPolicy}), so a merging
+ * row and a dropping row at one ratio compare at equal cost.
  *
  * @param keepRatio fraction of the patch tokens entering each selection stage that is kept (1.0 = dense)
- * @param method what ranks the tokens
+ * @param method what ranks (or merges) the tokens
  * @param packageToken fuse the dropped tokens of each stage into one extra token (EViT / SPViT) instead of discarding
+ *     them; only for the token-dropping methods (merging loses no token to fuse)
  */
 public record KeepPolicy(double keepRatio, Method method, boolean packageToken) {
 
-    /** What ranks tokens for selection. */
+    /** What reduces tokens. */
     public enum Method {
         /** DynamicViT's learned prediction modules (needs a model trained with them). */
-        LEARNED("learned"),
+        LEARNED("learned", false),
         /** Training-free baseline (EViT): the previous block's attention from the CLS token, averaged over heads. */
-        CLS_ATTENTION("cls-attention");
+        CLS_ATTENTION("cls-attention", false),
+        /** Token merging (ToMe): bipartite soft matching in every block, training-free ({@link TokenMerging}). */
+        TOME("tome", true),
+        /**
+         * Grid-preserving merging in the spirit of CAIT's HTM / VTM: adjacent column pairs, then row pairs, of the
+         * patch grid merged by similarity, so the tokens stay a grid; training-free ({@link TokenMerging}).
+         */
+        GRID_MERGE("grid-merge", true);
 
         private final String id;
+        private final boolean merges;
 
-        Method(String id) {
+        Method(String id, boolean merges) {
             this.id = id;
+            this.merges = merges;
         }
 
         public String id() {
             return id;
+        }
+
+        /** Whether this method merges tokens (inside blocks) rather than dropping them (before sparsifier stages). */
+        public boolean merges() {
+            return merges;
         }
 
         public static Method parse(String s) {
@@ -35,8 +54,8 @@ public record KeepPolicy(double keepRatio, Method method, boolean packageToken) 
                     return m;
                 }
             }
-            throw new IllegalArgumentException("unknown token selection method '" + s
-                    + "' (expected learned or cls-attention)");
+            throw new IllegalArgumentException("unknown token reduction method '" + s
+                    + "' (expected learned, cls-attention, tome or grid-merge)");
         }
     }
 
@@ -47,6 +66,10 @@ public record KeepPolicy(double keepRatio, Method method, boolean packageToken) 
         }
         if (method == null) {
             throw new IllegalArgumentException("a keep policy needs a selection method");
+        }
+        if (packageToken && method.merges()) {
+            throw new IllegalArgumentException("the package token is for the token-dropping methods (learned, "
+                    + "cls-attention), not " + method.id() + ", which merges tokens instead of dropping them");
         }
     }
 
@@ -69,5 +92,10 @@ public record KeepPolicy(double keepRatio, Method method, boolean packageToken) 
 
     public boolean isDense() {
         return keepRatio >= 1.0;
+    }
+
+    /** Whether this policy merges tokens: a merging method below ratio 1.0. */
+    public boolean merges() {
+        return !isDense() && method.merges();
     }
 }

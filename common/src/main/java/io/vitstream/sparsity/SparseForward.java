@@ -46,8 +46,14 @@ public final class SparseForward {
         return Math.max(1, Math.min(n, (int) Math.round(ratio * n)));
     }
 
-    /** Tokens (CLS, patches and package token) entering each block. */
+    /**
+     * Tokens (CLS, patches and package token) entering each block; for a merging policy, those entering each block's
+     * attention ({@link MergeSchedule#attentionTokens}).
+     */
     public static int[] tokensPerBlock(VitConfig config, List<Integer> stages, KeepPolicy policy) {
+        if (policy.merges()) {
+            return MergeSchedule.forPolicy(config, stages, policy).attentionTokens();
+        }
         int[] tokens = new int[config.depth()];
         int patches = config.numPatches();
         int extra = 1; // CLS
@@ -66,10 +72,16 @@ public final class SparseForward {
         return tokens;
     }
 
-    /** FLOPs per image at this policy, token predictors included (2 FLOPs per multiply-add). */
+    /**
+     * FLOPs per image at this policy, token predictors (or a merging policy's matching) included (2 FLOPs per
+     * multiply-add).
+     */
     public static long flopsPerImage(VitConfig config, SparsifierConfig sparsifier, KeepPolicy policy) {
         if (policy.isDense() || sparsifier == null) {
             return FlopCounter.perImage(config);
+        }
+        if (policy.merges()) {
+            return MergeSchedule.forPolicy(config, sparsifier.stages(), policy).flops();
         }
         long flops = FlopCounter.perImage(config, tokensPerBlock(config, sparsifier.stages(), policy));
         if (policy.method() == KeepPolicy.Method.LEARNED) {
@@ -82,14 +94,17 @@ public final class SparseForward {
         return flops;
     }
 
-    /** Stages used by {@code policy} on {@code net}: the model's own, or the default ones for the baseline. */
+    /**
+     * Stages used by {@code policy} on {@code net}: the model's own, or the default ones for the baseline; for a merging
+     * policy, the stages whose dropping FLOPs set its merge budget ({@link MergeSchedule#forPolicy}).
+     */
     public static SparsifierConfig stagesFor(VisionTransformer net, KeepPolicy policy) {
         return stagesFor(net.config(), net.sparsifier(), policy);
     }
 
     /**
      * Stages used by {@code policy} on a model of {@code config} with sparsifier {@code own} (null: none): its own,
-     * or the default ones for the baseline.
+     * or the default ones for the baseline and the merging methods.
      *
      * @throws IllegalArgumentException learned selection below 1.0 on a model without token predictors
      */
@@ -140,10 +155,15 @@ public final class SparseForward {
     /**
      * As {@link #infer(VisionTransformer, ParameterStore, NDArray, KeepPolicy)}; when {@code keptIndices} is not null,
      * the kept patch indices of each stage (relative to the tokens entering that stage) are appended to it as
-     * {@code long[batch][k]}.
+     * {@code long[batch][k]} (nothing for a merging policy, which drops no token). A merging policy runs
+     * {@link TokenMerging#infer} at its {@link MergeSchedule}.
      */
     public static NDArray infer(VisionTransformer net, ParameterStore ps, NDArray pixels, KeepPolicy policy,
             List<long[][]> keptIndices) {
+        if (policy.merges()) {
+            MergeSchedule schedule = MergeSchedule.forPolicy(net.config(), stagesFor(net, policy).stages(), policy);
+            return TokenMerging.infer(net, ps, pixels, schedule, null);
+        }
         NDArray x = net.embed(ps, pixels, false);
         SparsifierConfig sparsifier = policy.isDense() ? null : stagesFor(net, policy);
         List<Integer> stages = sparsifier == null ? List.of() : sparsifier.stages();

@@ -127,7 +127,8 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
             }
             if (config.teacherSampleShare() > 0) {
                 // Loaded once, with the same verification as any served model (sha256, size, every weight shape).
-                teacher = ServingModel.load(config.teacherModelDir(), config);
+                // It scores at keep ratio 1.0 only, so the worker's token reducer does not apply to it.
+                teacher = ServingModel.load(config.teacherModelDir(), config, null);
                 teacher.warmUp(config.batchMaxSize());
                 log.info("worker {}: dense teacher {} scores {} of inputs", config.workerId(), teacher.version(),
                         config.teacherSampleShare());

@@ -43,20 +43,42 @@ final class ServingModel implements AutoCloseable {
     private final Set<Double> building = ConcurrentHashMap.newKeySet();
     private final Set<Double> ready = ConcurrentHashMap.newKeySet();
     private final ServiceTimes times = new ServiceTimes();
+    private final KeepPolicy.Method reducer;
     private volatile int warmBatch = 1;
 
+    /** A model served with the default token reducer ({@link KeepPolicy#defaultMethod}). */
     ServingModel(ModelArtifact.Loaded loaded, InferenceEngine engine) {
+        this(loaded, engine, null);
+    }
+
+    /**
+     * @param reducer how a keep ratio below 1.0 reduces tokens (the worker's {@code token.reducer}), or null for the
+     *     model's default
+     * @throws IllegalArgumentException learned predictors asked for on a model without them
+     */
+    ServingModel(ModelArtifact.Loaded loaded, InferenceEngine engine, KeepPolicy.Method reducer) {
         this.loaded = loaded;
         this.manifest = loaded.manifest();
         this.engine = engine;
+        this.reducer = reducer != null ? reducer : KeepPolicy.defaultMethod(manifest.sparsifier());
+        if (this.reducer == KeepPolicy.Method.LEARNED
+                && (manifest.sparsifier() == null || !manifest.sparsifier().hasPredictors())) {
+            throw new IllegalArgumentException("model " + manifest.version() + " has no learned token predictors: "
+                    + "token.reducer learned cannot serve it (auto falls back to cls-attention)");
+        }
         ready.add(1.0);
     }
 
-    /** Loads and verifies {@code dir} and opens it on the worker's engine. */
+    /** Loads and verifies {@code dir} and opens it on the worker's engine, with the worker's token reducer. */
     static ServingModel load(Path dir, WorkerConfig config) {
+        return load(dir, config, config.tokenReducer());
+    }
+
+    /** As {@link #load(Path, WorkerConfig)} with token reducer {@code reducer} (null: the model's default). */
+    static ServingModel load(Path dir, WorkerConfig config, KeepPolicy.Method reducer) {
         ModelArtifact.Loaded loaded = ModelArtifact.load(dir, config.device());
         try {
-            return new ServingModel(loaded, loaded.engine(config.engineOptions()));
+            return new ServingModel(loaded, loaded.engine(config.engineOptions()), reducer);
         } catch (RuntimeException e) {
             loaded.close();
             throw e;
@@ -90,17 +112,26 @@ final class ServingModel implements AutoCloseable {
     }
 
     /**
-     * How a keep ratio is applied to this model: its learned token predictors when it has them, otherwise the
-     * training-free CLS-attention ranking (EViT), so that the knob works on every version; 1.0 is the dense forward.
+     * How a keep ratio is applied to this model: with the worker's {@code token.reducer}; by default its learned token
+     * predictors when it has them, otherwise the training-free CLS-attention ranking (EViT), so that the knob works on
+     * every version; 1.0 is the dense forward.
      */
     KeepPolicy policy(double keepRatio) {
         if (keepRatio >= 1.0) {
             return KeepPolicy.dense();
         }
-        return new KeepPolicy(keepRatio, KeepPolicy.defaultMethod(manifest.sparsifier()), false);
+        return new KeepPolicy(keepRatio, reducer, false);
     }
 
-    /** Tokens (CLS included) entering each block at {@code keepRatio}: what the forward pass really runs. */
+    /** The token reducer this model serves keep ratios below 1.0 with. */
+    KeepPolicy.Method reducer() {
+        return reducer;
+    }
+
+    /**
+     * Tokens (CLS included) entering each block at {@code keepRatio}: what the forward pass really runs (merging: what
+     * each block's attention sees).
+     */
     List<Integer> tokensKept(double keepRatio) {
         KeepPolicy policy = policy(keepRatio);
         VitConfig c = manifest.architecture();
@@ -115,7 +146,7 @@ final class ServingModel implements AutoCloseable {
         return Arrays.stream(tokens).boxed().toList();
     }
 
-    /** FLOPs per image at {@code keepRatio}, token predictors included. */
+    /** FLOPs per image at {@code keepRatio}, token predictors (or merging's matching) included. */
     long flops(double keepRatio) {
         KeepPolicy policy = policy(keepRatio);
         VitConfig c = manifest.architecture();

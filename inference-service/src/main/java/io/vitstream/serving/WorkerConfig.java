@@ -3,6 +3,7 @@ package io.vitstream.serving;
 import io.vitstream.engine.EngineKind;
 import io.vitstream.engine.EngineOptions;
 import io.vitstream.serving.adapt.KeepChooser;
+import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.util.Settings;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -45,6 +46,10 @@ import java.util.Set;
  *     before the ratio rises, 0.15), {@code adapt.max.utilisation} (highest arrival rate / capacity, 0.85),
  *     {@code adapt.raise.after} (batches in a row a higher ratio must fit before it is taken, 3) and
  *     {@code adapt.raise.after.ms} (and for at least this long, 1000)
+ * @param tokenReducer how every served model turns a keep ratio below 1.0 into fewer tokens ({@code token.reducer}):
+ *     null for {@code auto} (the default: a model's learned predictors where it has them, else CLS-attention
+ *     dropping), or one method for every model: {@code learned}, {@code cls-attention}, {@code tome} or
+ *     {@code grid-merge} (the last two merge tokens at the FLOPs dropping would cost at that ratio)
  */
 public record WorkerConfig(
         String bootstrapServers,
@@ -66,7 +71,8 @@ public record WorkerConfig(
         ai.djl.Device device,
         EngineKind engine,
         Map<String, String> kafka,
-        KeepChooser.Settings adaptiveKeep) {
+        KeepChooser.Settings adaptiveKeep,
+        KeepPolicy.Method tokenReducer) {
 
     public static final String ENV_PREFIX = "VITSTREAM_";
     /**
@@ -144,6 +150,16 @@ public record WorkerConfig(
         } catch (IllegalArgumentException e) {
             p.error(e.getMessage());
         }
+        KeepPolicy.Method reducer = null;
+        String reducerName = p.string("token.reducer", "auto").trim();
+        if (!reducerName.equalsIgnoreCase("auto")) {
+            try {
+                reducer = KeepPolicy.Method.parse(reducerName);
+            } catch (IllegalArgumentException e) {
+                p.error("token.reducer must be auto, learned, cls-attention, tome or grid-merge, got '" + reducerName
+                        + "'");
+            }
+        }
         Map<String, String> kafka = p.withPrefix("kafka.");
         for (String owned : EXACTLY_ONCE_SETTINGS) {
             if (kafka.containsKey(owned)) {
@@ -165,7 +181,7 @@ public record WorkerConfig(
         }
         p.finish("worker");
         return new WorkerConfig(bootstrap, group, worker, batch, wait, lanes, threads, maxBytes, maxPixels, modelDir, key,
-                port, heartbeat, topK, teacher, share, device, engine, kafka, adapt);
+                port, heartbeat, topK, teacher, share, device, engine, kafka, adapt, reducer);
     }
 
     /**

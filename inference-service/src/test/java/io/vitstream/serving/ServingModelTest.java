@@ -1,16 +1,23 @@
 package io.vitstream.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.engine.EngineKind;
 import io.vitstream.engine.EngineOptions;
+import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.sparsity.MergeSchedule;
+import io.vitstream.sparsity.SparsifierConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A keep ratio the engine has not built yet never makes the caller wait: the nearest built one serves meanwhile. */
+/**
+ * A keep ratio the engine has not built yet never makes the caller wait: the nearest built one serves meanwhile; the
+ * worker's token reducer decides how every ratio below 1.0 reduces tokens.
+ */
 class ServingModelTest {
     @TempDir
     Path dir;
@@ -34,6 +41,34 @@ class ServingModelTest {
             // Built synchronously when asked to (the follower does this before handing a new ratio to the loop).
             m.prepareKeepRatio(0.3);
             assertThat(m.servable(0.3)).isEqualTo(0.3);
+        }
+    }
+
+    @Test
+    void aTokenReducerAppliesToEveryRatioBelowOneAndLearnedNeedsPredictors() throws Exception {
+        Path tiny = TestKafka.tinyModel(dir, "dense", 3);
+        ModelArtifact.Loaded loaded = ModelArtifact.load(tiny);
+        var engine = loaded.engine(EngineOptions.of(EngineKind.ONNXRUNTIME));
+        try {
+            assertThatThrownBy(() -> new ServingModel(loaded, engine, KeepPolicy.Method.LEARNED))
+                    .hasMessage("model dense has no learned token predictors: token.reducer learned cannot serve it "
+                            + "(auto falls back to cls-attention)");
+        } finally {
+            engine.close();
+            loaded.close();
+        }
+        ModelArtifact.Loaded again = ModelArtifact.load(tiny);
+        try (ServingModel grid = new ServingModel(again, again.engine(EngineOptions.of(EngineKind.ONNXRUNTIME)),
+                KeepPolicy.Method.GRID_MERGE)) {
+            assertThat(grid.policy(0.5).method()).isEqualTo(KeepPolicy.Method.GRID_MERGE);
+            assertThat(grid.policy(1.0).isDense()).isTrue();
+            MergeSchedule s = MergeSchedule.forPolicy(TestKafka.TINY,
+                    SparsifierConfig.defaultStages(TestKafka.TINY.depth()), grid.policy(0.5));
+            assertThat(grid.flops(0.5)).isEqualTo(s.flops());
+            assertThat(grid.tokensKept(0.5)).containsExactlyElementsOf(
+                    java.util.Arrays.stream(s.attentionTokens()).boxed().toList());
+            grid.prepareKeepRatio(0.5);
+            assertThat(grid.logits(new float[2 * 28 * 28], 2, 0.5)).hasNumberOfRows(2);
         }
     }
 }

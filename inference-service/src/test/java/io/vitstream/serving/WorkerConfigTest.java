@@ -31,6 +31,21 @@ class WorkerConfigTest {
     }
 
     @Test
+    void theTokenReducerIsAutoByDefaultAndABadOneIsNamed() throws Exception {
+        Path key = Files.writeString(tmp.resolve("k.pub"), "x");
+        Map<String, String> base = Map.of("bootstrap.servers", "h:9092", "model.public.key", key.toString());
+        assertThat(WorkerConfig.parse(base).tokenReducer()).as("auto").isNull();
+        java.util.Map<String, String> tome = new java.util.HashMap<>(base);
+        tome.put("token.reducer", "tome");
+        assertThat(WorkerConfig.parse(tome).tokenReducer()).isEqualTo(io.vitstream.sparsity.KeepPolicy.Method.TOME);
+        java.util.Map<String, String> bad = new java.util.HashMap<>(base);
+        bad.put("token.reducer", "merge");
+        assertThatThrownBy(() -> WorkerConfig.parse(bad)).isInstanceOf(UserError.class)
+                .hasMessageContaining("token.reducer must be auto, learned, cls-attention, tome or grid-merge, got "
+                        + "'merge'");
+    }
+
+    @Test
     void deviceIsDjlsDefaultUnlessForcedAndAnUnseenGpuIsRefused() throws Exception {
         Path key = Files.writeString(tmp.resolve("k.pub"), "x");
         Map<String, String> base = Map.of("bootstrap.servers", "h:9092", "model.public.key", key.toString());

@@ -109,6 +109,16 @@ final class OnnxGraph {
         return longs("const" + counter++, values, values.length);
     }
 
+    /** An int64 constant of shape {@code dims}. */
+    String longTensor(long[] data, long... dims) {
+        return longs("const" + counter++, data, dims);
+    }
+
+    /** A float constant of shape {@code dims}. */
+    String floatTensor(float[] data, long... dims) {
+        return floats("const" + counter++, data, dims);
+    }
+
     /** A float scalar constant. */
     String scalar(float value) {
         return floats("const" + counter++, new float[] {value});

@@ -10,6 +10,8 @@ import io.vitstream.engine.EngineOptions;
 import io.vitstream.engine.InferenceEngine;
 import io.vitstream.model.VitConfig;
 import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.sparsity.MergeSchedule;
+import io.vitstream.sparsity.SparseForward;
 import io.vitstream.sparsity.SparsifierConfig;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -171,9 +173,17 @@ public final class OnnxRuntimeEngine implements InferenceEngine {
         return kept;
     }
 
-    /** One session per token schedule: ratios that keep the same k at every stage share a graph. */
+    /**
+     * One session per token schedule: ratios that keep the same k at every stage (or, merging, merge the same tokens
+     * in every block) share a graph.
+     */
     private String key(KeepPolicy policy) {
         StringBuilder key = new StringBuilder(policy.method().id()).append(policy.packageToken() ? "+pkg" : "");
+        if (policy.merges()) {
+            MergeSchedule schedule = MergeSchedule.forPolicy(config,
+                    SparseForward.stagesFor(config, sparsifier, policy).stages(), policy);
+            return key.append(java.util.Arrays.toString(schedule.merges())).toString();
+        }
         for (int[] sel : VitOnnxExporter.selections(config, sparsifier, policy)) {
             key.append('/').append(sel[0]).append(':').append(sel[2]);
         }

@@ -9,8 +9,10 @@ import io.vitstream.model.BlockConfig;
 import io.vitstream.model.TokenEmbedding;
 import io.vitstream.model.VitConfig;
 import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.sparsity.MergeSchedule;
 import io.vitstream.sparsity.SparseForward;
 import io.vitstream.sparsity.SparsifierConfig;
+import io.vitstream.sparsity.TokenMerging;
 import io.vitstream.sparsity.TokenPredictor;
 import java.util.ArrayList;
 import java.util.List;
@@ -73,7 +75,7 @@ public final class VitOnnxExporter {
      */
     public static List<int[]> selections(VitConfig config, SparsifierConfig sparsifier, KeepPolicy policy) {
         List<int[]> out = new ArrayList<>();
-        if (policy.isDense()) {
+        if (policy.isDense() || policy.merges()) {
             return out;
         }
         SparsifierConfig stages;
@@ -97,7 +99,23 @@ public final class VitOnnxExporter {
         String pixels = g.input(INPUT, -1, config.channels(), config.imageSize(), config.imageSize());
         batchDim = g.op("Shape", in(pixels), attr("start", 0L), attr("end", 1L));
         String x = embed(pixels);
+        if (policy.merges()) {
+            x = mergingBlocks(x, MergeSchedule.forPolicy(config,
+                    SparseForward.stagesFor(config, sparsifier, policy).stages(), policy));
+        } else {
+            x = droppingBlocks(x, policy);
+        }
+        // Weights of stages the policy does not run (all of them when dense) are part of the model all the same.
+        w.skip("predictor");
+        classify(x);
+        w.requireAllUsed();
+        String doc = String.format(Locale.ROOT, "vitstream ViT, keep ratio %s, %s%s", policy.keepRatio(),
+                policy.method().id(), policy.packageToken() ? ", package token" : "");
+        return g.model("vitstream", doc);
+    }
 
+    /** The blocks with token dropping before each sparsifier stage that drops tokens at {@code policy}. */
+    private String droppingBlocks(String x, KeepPolicy policy) {
         List<int[]> selections = selections(config, sparsifier, policy);
         boolean learned = policy.method() == KeepPolicy.Method.LEARNED;
         int patches = config.numPatches();
@@ -138,13 +156,168 @@ public final class VitOnnxExporter {
             x = out[0];
             clsAttention = out[1];
         }
-        // Weights of stages the policy does not run (all of them when dense) are part of the model all the same.
-        w.skip("predictor");
-        classify(x);
-        w.requireAllUsed();
-        String doc = String.format(Locale.ROOT, "vitstream ViT, keep ratio %s, %s%s", policy.keepRatio(),
-                policy.method().id(), policy.packageToken() ? ", package token" : "");
-        return g.model("vitstream", doc);
+        return x;
+    }
+
+    /**
+     * The blocks with token merging at {@code schedule}, as {@link TokenMerging#infer} runs them: a block that merges,
+     * or follows a merge, is written out op by op (proportional attention adds log sizes to the logits; the merge
+     * needs the keys averaged over heads), the merge between the attention residual and the MLP; blocks before the
+     * first merge are the fused ones of the dense graph.
+     */
+    private String mergingBlocks(String x, MergeSchedule schedule) {
+        boolean tome = schedule.method() == KeepPolicy.Method.TOME;
+        String sizes = null; // (B, n, 1)
+        int n = config.numTokens();
+        int rows = config.gridSize();
+        int cols = config.gridSize();
+        int linesDone = 0;
+        for (int i = 0; i < config.depth(); i++) {
+            String name = "block" + i;
+            BlockConfig shape = config.blocks().get(i);
+            if (sizes == null && !schedule.mergesIn(i)) {
+                x = block(name, shape, x, n, false)[0];
+                continue;
+            }
+            // log sizes (B, n, 1) as a bias over keys (B, 1, 1, n)
+            String keyBias = sizes == null ? null : g.op("Reshape", in(g.op("Log", in(sizes)), g.longs(0, 1, 1, n)));
+            String[] attention = attentionOps(name, shape, layerNorm(name + ".norm1", x), keyBias);
+            x = g.op("Add", in(x, attention[0]));
+            if (schedule.mergesIn(i)) {
+                String metric = g.op("ReduceMean", in(g.op("Reshape", in(attention[2],
+                        g.longs(0, 0, shape.heads(), shape.headDim())))), ints("axes", 2), attr("keepdims", 0L));
+                String s = sizes != null ? sizes : g.op("Expand", in(g.floatTensor(new float[] {1f}, 1, 1, 1), g.op("Concat", in(batchDim, g.longs(n, 1)), attr("axis", 0L))));
+                int m = schedule.merges()[i];
+                String[] merged = tome ? bipartiteMerge(x, s, metric, n, m)
+                        : gridMerge(x, s, metric, shape.headDim(), rows, cols, linesDone % 2 == 0, m);
+                x = merged[0];
+                sizes = merged[1];
+                linesDone += m;
+                rows = schedule.gridRows()[i];
+                cols = schedule.gridColumns()[i];
+                n = schedule.mlpTokens()[i];
+            }
+            x = feedForward(name, x);
+        }
+        return x;
+    }
+
+    /** {@link TokenMerging#bipartiteMerge}: ToMe's matching of r of n tokens; returns the tokens and sizes. */
+    private String[] bipartiteMerge(String x, String sizes, String metric, int n, int r) {
+        int d = config.dim();
+        int candidates = (n + 1) / 2 - 1;
+        int nb = n / 2;
+        String m = normalise(metric, 2);
+        String scores = g.op("MatMul", in(strided(m, 2, n), g.op("Transpose", in(strided(m, 1, n)),
+                ints("perm", 0, 2, 1)))); // (B, |A| - 1, |B|)
+        String best = g.op("ReduceMax", in(scores), ints("axes", 2), attr("keepdims", 0L));
+        String match = g.op("ArgMax", in(scores), attr("axis", 2L), attr("keepdims", 0L));
+        String order = g.ops("TopK", 2, in(best, g.longs(candidates)), attr("axis", 1L), attr("largest", 1L),
+                attr("sorted", 1L))[1];
+        String src = slice(order, 0, r, 1);
+        String dst = g.op("GatherElements", in(match, src), attr("axis", 1L)); // (B, r)
+        String f = g.op("Concat", in(g.op("Mul", in(x, sizes)), sizes), attr("axis", 2L)); // (B, n, D + 1)
+        String fa = strided(f, 2, n);
+        String fb = strided(f, 1, n);
+        String moved = g.op("GatherND", in(fa, unsqueeze(src, 2)), attr("batch_dims", 1L)); // (B, r, D + 1)
+        String into = g.op("MatMul", in(oneHotRows(dst, nb), moved)); // (B, |B|, D + 1)
+        List<String> parts = new ArrayList<>(List.of(slice(f, 0, 1, 1)));
+        if (r < candidates) {
+            String rest = slice(order, r, candidates, 1);
+            // ONNX has no Sort: the smallest of the indices, in ascending order, are the indices sorted.
+            String unmerged = g.ops("TopK", 2, in(rest, g.longs(candidates - r)), attr("axis", 1L),
+                    attr("largest", 0L), attr("sorted", 1L))[0];
+            parts.add(g.op("GatherND", in(fa, unsqueeze(unmerged, 2)), attr("batch_dims", 1L)));
+        }
+        parts.add(g.op("Add", in(fb, into)));
+        String out = g.op("Concat", parts.toArray(String[]::new), attr("axis", 1L));
+        String s = slice(out, d, d + 1, 2);
+        return new String[] {g.op("Div", in(slice(out, 0, d, 2), s)), s};
+    }
+
+    /** {@link TokenMerging#gridMerge}: {@code lines} column / row pair merges; returns the tokens and sizes. */
+    private String[] gridMerge(String x, String sizes, String metric, int dh, int rows, int cols, boolean columnFirst,
+            int lines) {
+        int d = config.dim();
+        String f = g.op("Concat", in(g.op("Mul", in(x, sizes)), g.op("Mul", in(metric, sizes)), sizes),
+                attr("axis", 2L)); // [s x | s k | s]
+        int c = d + dh + 1;
+        boolean column = columnFirst;
+        for (int l = 0; l < lines; l++) {
+            f = mergeLine(f, rows, cols, column, c, d, dh);
+            if (column) {
+                cols--;
+            } else {
+                rows--;
+            }
+            column = !column;
+        }
+        String s = slice(f, d + dh, c, 2);
+        return new String[] {g.op("Div", in(slice(f, 0, d, 2), s)), s};
+    }
+
+    /** One column-pair (or row-pair) merge of [s x | s k | s] tokens (B, 1 + rows x cols, c). */
+    private String mergeLine(String f, int rows, int cols, boolean column, int c, int d, int dh) {
+        String grid = g.op("Reshape", in(slice(f, 1, 1 + (long) rows * cols, 1), g.longs(0, rows, cols, c)));
+        String keys = normalise(g.op("Div", in(slice(grid, d, d + dh, 3), slice(grid, c - 1, c, 3))), 3);
+        String pairs;
+        int lines = column ? cols : rows;
+        if (column) {
+            String dots = g.op("ReduceSum", in(g.op("Mul", in(slice(keys, 0, cols - 1, 2), slice(keys, 1, cols, 2))),
+                    g.longs(3)), attr("keepdims", 0L)); // (B, rows, cols - 1)
+            pairs = g.op("ReduceMean", in(dots), ints("axes", 1), attr("keepdims", 0L));
+        } else {
+            String dots = g.op("ReduceSum", in(g.op("Mul", in(slice(keys, 0, rows - 1, 1), slice(keys, 1, rows, 1))),
+                    g.longs(3)), attr("keepdims", 0L)); // (B, rows - 1, cols)
+            pairs = g.op("ReduceMean", in(dots), ints("axes", 2), attr("keepdims", 0L));
+        }
+        String chosen = g.op("ArgMax", in(pairs), attr("axis", 1L), attr("keepdims", 1L)); // (B, 1)
+        long[] index = new long[lines];
+        for (int i = 0; i < lines; i++) {
+            index[i] = i;
+        }
+        String line = g.longTensor(index, 1, lines);
+        String target = g.op("Sub", in(line, g.op("Cast", in(g.op("Greater", in(line, chosen))),
+                attr("to", (long) TensorProto.DataType.INT64.getNumber())))); // (B, lines)
+        String map = oneHotRows(target, lines - 1); // (B, lines - 1, lines)
+        String merged;
+        if (column) {
+            String byColumn = g.op("Reshape", in(g.op("Transpose", in(grid), ints("perm", 0, 2, 1, 3)),
+                    g.longs(0, cols, (long) rows * c)));
+            merged = g.op("Reshape", in(g.op("MatMul", in(map, byColumn)), g.longs(0, cols - 1, rows, c)));
+            merged = g.op("Reshape", in(g.op("Transpose", in(merged), ints("perm", 0, 2, 1, 3)),
+                    g.longs(0, (long) rows * (cols - 1), c)));
+        } else {
+            merged = g.op("MatMul", in(map, g.op("Reshape", in(grid, g.longs(0, rows, (long) cols * c)))));
+            merged = g.op("Reshape", in(merged, g.longs(0, (long) (rows - 1) * cols, c)));
+        }
+        return g.op("Concat", in(slice(f, 0, 1, 1), merged), attr("axis", 1L));
+    }
+
+    /**
+     * The transposed one-hot of int64 {@code index} (B, k): (B, depth, k) floats, 1 where index[b, i] == j, so a
+     * MatMul with (B, k, C) rows sums each row into its target (a scatter-add).
+     */
+    private String oneHotRows(String index, int depth) {
+        long[] values = new long[depth];
+        for (int j = 0; j < depth; j++) {
+            values[j] = j;
+        }
+        String targets = g.longTensor(values, 1, depth, 1);
+        return g.op("Cast", in(g.op("Equal", in(unsqueeze(index, 1), targets))),
+                attr("to", (long) TensorProto.DataType.FLOAT.getNumber()));
+    }
+
+    /** Rows of unit length along {@code axis}, as {@code TokenMerging.normalise}. */
+    private String normalise(String v, long axis) {
+        String norm = g.op("Sqrt", in(g.op("ReduceSum", in(g.op("Mul", in(v, v)), g.longs(axis)),
+                attr("keepdims", 1L))));
+        return g.op("Div", in(v, g.op("Max", in(norm, g.scalar(1e-12f)))));
+    }
+
+    /** Every second token along axis 1 from {@code start}, to {@code end}. */
+    private String strided(String x, long start, long end) {
+        return g.op("Slice", in(x, g.longs(start), g.longs(end), g.longs(1), g.longs(2)));
     }
 
     /** Pixels (B, C, H, W) to tokens (B, N, D). */
@@ -209,24 +382,44 @@ public final class VitOnnxExporter {
 
     /** The block with attention written out, for the CLS-attention baseline that ranks tokens by its probabilities. */
     private String[] blockWithClsAttention(String name, BlockConfig shape, String x) {
+        String[] attention = attentionOps(name, shape, layerNorm(name + ".norm1", x), null);
+        x = g.op("Add", in(x, attention[0]));
+        x = feedForward(name, x);
+        String row = g.op("Gather", in(attention[1], g.index(0)), attr("axis", 2L)); // (B, H, n)
+        String cls = g.op("ReduceMean", in(row), ints("axes", 1), attr("keepdims", 0L));
+        return new String[] {x, cls};
+    }
+
+    /**
+     * Attention written out op by op on normed tokens (B, n, D), the scale folded into the query weights; returns the
+     * output after the projection (B, n, D), the probabilities (B, H, n, n) and the keys (B, n, H * Dh).
+     *
+     * @param keyBias added to the logits over keys, (B, 1, 1, n), or null
+     */
+    private String[] attentionOps(String name, BlockConfig shape, String h, String keyBias) {
         int heads = shape.heads();
         int headDim = shape.headDim();
         int width = heads * headDim;
-        String h = layerNorm(name + ".norm1", x);
         String qkv = linear(name + ".attention.qkv", h, 1.0f / (float) Math.sqrt(headDim), width);
         String[] parts = g.ops("Split", 3, in(qkv, g.longs(width, width, width)), attr("axis", 2L));
         String q = heads(parts[0], heads, headDim, 0, 2, 1, 3); // (B, H, n, Dh)
         String k = heads(parts[1], heads, headDim, 0, 2, 3, 1); // (B, H, Dh, n)
         String v = heads(parts[2], heads, headDim, 0, 2, 1, 3);
-        String attention = g.op("Softmax", in(g.op("MatMul", in(q, k))), attr("axis", -1L)); // (B, H, n, n)
+        String logits = g.op("MatMul", in(q, k)); // (B, H, n, n)
+        if (keyBias != null) {
+            logits = g.op("Add", in(logits, keyBias));
+        }
+        String attention = g.op("Softmax", in(logits), attr("axis", -1L));
         String mixed = g.op("Transpose", in(g.op("MatMul", in(attention, v))), ints("perm", 0, 2, 1, 3));
         mixed = g.op("Reshape", in(mixed, g.longs(0, 0, width)));
-        x = g.op("Add", in(x, linear(name + ".attention.proj", mixed, 1f, 0)));
+        String out = linear(name + ".attention.proj", mixed, 1f, 0);
+        return new String[] {out, attention, parts[1]};
+    }
+
+    /** The MLP half of a block on (B, n, D) tokens: x + mlp(LN(x)). */
+    private String feedForward(String name, String x) {
         String m = gelu(linear(name + ".mlp.fc1", layerNorm(name + ".norm2", x), 1f, 0));
-        x = g.op("Add", in(x, linear(name + ".mlp.fc2", m, 1f, 0)));
-        String row = g.op("Gather", in(attention, g.index(0)), attr("axis", 2L)); // (B, H, n)
-        String cls = g.op("ReduceMean", in(row), ints("axes", 1), attr("keepdims", 0L));
-        return new String[] {x, cls};
+        return g.op("Add", in(x, linear(name + ".mlp.fc2", m, 1f, 0)));
     }
 
     /** (B, n, H * Dh) to per-head (B, n, H, Dh), then transposed by {@code perm}. */

@@ -71,6 +71,24 @@ class OnnxRuntimeEngineTest {
     }
 
     @Test
+    void tokenMergingOnTheBaseModelGivesDjlsLogits() {
+        try (ModelArtifact.Loaded loaded = ModelArtifact.load(TestData.repoRoot().resolve("models/base"));
+                OnnxRuntimeEngine ort = (OnnxRuntimeEngine) loaded.engine(EngineOptions.of(EngineKind.ONNXRUNTIME))) {
+            int[] order = IntStream.range(0, IMAGES).toArray();
+            float[] pixels = loaded.manifest().input().batch(test, order, 0, IMAGES);
+            for (KeepPolicy.Method method : List.of(KeepPolicy.Method.TOME, KeepPolicy.Method.GRID_MERGE)) {
+                for (double keep : new double[] {0.5, 0.7}) {
+                    KeepPolicy policy = new KeepPolicy(keep, method, false);
+                    assertSameForward(loaded.model(), ort, pixels, IMAGES, policy);
+                    // A ratio with another schedule has a graph of its own.
+                    assertThat(ort.isPrepared(policy)).isTrue();
+                    assertThat(ort.isPrepared(new KeepPolicy(keep + 0.2, method, false))).isFalse();
+                }
+            }
+        }
+    }
+
+    @Test
     void aTinyModelWithAWidthPerBlockExportsAndMatches() {
         Engine.getInstance().setRandomSeed(7);
         VitConfig config = new VitConfig(28, 1, 4, 0, 0, 24, 10, List.of(
@@ -88,7 +106,11 @@ class OnnxRuntimeEngineTest {
             for (KeepPolicy policy : List.of(KeepPolicy.dense(), KeepPolicy.learned(0.6),
                     new KeepPolicy(0.4, KeepPolicy.Method.LEARNED, true),
                     new KeepPolicy(0.5, KeepPolicy.Method.CLS_ATTENTION, false),
-                    new KeepPolicy(0.5, KeepPolicy.Method.CLS_ATTENTION, true))) {
+                    new KeepPolicy(0.5, KeepPolicy.Method.CLS_ATTENTION, true),
+                    new KeepPolicy(0.7, KeepPolicy.Method.TOME, false),
+                    new KeepPolicy(0.3, KeepPolicy.Method.TOME, false),
+                    new KeepPolicy(0.7, KeepPolicy.Method.GRID_MERGE, false),
+                    new KeepPolicy(0.3, KeepPolicy.Method.GRID_MERGE, false))) {
                 assertSameForward(model, ort, pixels, 32, policy);
             }
         }
