@@ -2,7 +2,7 @@ package io.vitstream.cli;
 
 import io.vitstream.util.FileTrees;
 import io.vitstream.artifact.ModelArtifact;
-import io.vitstream.controller.pruner.ModelSlicer;
+import io.vitstream.controller.pruner.CapPruner;
 import io.vitstream.controller.pruner.PruneJob;
 import io.vitstream.controller.pruner.PrunePlan;
 import io.vitstream.controller.pruner.PrunePlanner;
@@ -35,7 +35,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code vitstream bench prune}: dense base, token-only, structure-only and combined, measured in one run; then the
- * three saliency measures compared at one FLOPs budget, before and after a short distillation fine-tune.
+ * saliency measures compared at one FLOPs budget, before and after a short distillation fine-tune.
  */
 @Command(name = "prune", mixinStandardHelpOptions = true,
         description = {
@@ -45,8 +45,9 @@ import picocli.CommandLine.Spec;
             "--engine (interleaved) and speed-up over the dense base on the same engine and on PyTorch; then, on",
             "PyTorch in the last --streams configuration, each row's embedding timed alone (another rounds x rows x",
             "seconds) to show where the time goes and what speed-up a free embedding would bound each row at. Part 2:",
-            "Taylor, Fisher and OBD saliency at one budget (--compare-ratio of --sparse): test accuracy after slicing",
-            "and after a short fine-tune, with validation accuracy (what choices are made on).",
+            "the --compare-saliency measures (Taylor, Fisher, OBD, the Hutchinson Hessian diagonal, CAP) at one budget",
+            "(--compare-ratio of --sparse): test accuracy after slicing and after a short fine-tune, with validation",
+            "accuracy (what choices are made on).",
             "Prints Markdown tables and writes a PNG plot of accuracy against images/s."
         })
 final class BenchPruneCommand implements Callable<Integer> {
@@ -102,6 +103,18 @@ final class BenchPruneCommand implements Callable<Integer> {
     @Option(names = "--calibration", defaultValue = "2048", description = "Calibration images (default: ${DEFAULT-VALUE}).")
     int calibration;
 
+    @Option(names = "--compare-saliency", split = ",", defaultValue = "taylor,fisher,obd,hessian,cap",
+            description = "Saliency measures compared in part 2 (default: ${DEFAULT-VALUE}).")
+    List<String> compareSaliency;
+
+    @Option(names = "--hessian-probes", defaultValue = "" + PruneSettings.DEFAULT_HESSIAN_PROBES,
+            description = "Hutchinson probes of the Hessian diagonal (default: ${DEFAULT-VALUE}).")
+    int hessianProbes;
+
+    @Option(names = "--cap-damping", defaultValue = "" + CapPruner.DEFAULT_DAMPING,
+            description = "CAP's damping as a share of the mean layer-input Hessian diagonal (default: ${DEFAULT-VALUE}).")
+    double capDamping;
+
     @Option(names = "--plot", defaultValue = "bench-out/prune.png", description = "PNG plot path (default: ${DEFAULT-VALUE}).")
     Path plot;
 
@@ -124,6 +137,23 @@ final class BenchPruneCommand implements Callable<Integer> {
         }
         if (!(compareRatio > 0 && compareRatio < 1)) {
             throw new UserError("--compare-ratio must be in (0, 1), got " + compareRatio);
+        }
+        List<Saliency.Method> methods = new ArrayList<>();
+        for (String m : compareSaliency) {
+            try {
+                Saliency.Method parsed = Saliency.Method.parse(m);
+                if (!methods.contains(parsed)) {
+                    methods.add(parsed);
+                }
+            } catch (IllegalArgumentException e) {
+                throw new UserError("--compare-saliency: " + e.getMessage());
+            }
+        }
+        if (hessianProbes < 1) {
+            throw new UserError("--hessian-probes must be positive, got " + hessianProbes);
+        }
+        if (!(capDamping > 0 && capDamping <= 10)) {
+            throw new UserError("--cap-damping must be in (0, 10], got " + capDamping);
         }
         List<Timing.Streams> configs = Timing.streams(streams);
         List<EngineKind> kinds = BenchEngines.parse(engine);
@@ -192,7 +222,7 @@ final class BenchPruneCommand implements Callable<Integer> {
             out.println("plot: " + plot);
             out.flush();
             if (compare) {
-                compareSaliency(out, test);
+                compareSaliency(out, test, methods);
             }
         }
         return 0;
@@ -254,10 +284,11 @@ final class BenchPruneCommand implements Callable<Integer> {
         return new Row(name, m, policy, flops, acc, new double[kinds.size()][configs]);
     }
 
-    /** Part 2: the three measures at one budget; saliency estimated once, then plan, slice and fine-tune per measure. */
-    private void compareSaliency(PrintWriter out, LabeledImages test) throws Exception {
+    /** Part 2: the measures at one budget; saliency estimated once, then plan, slice and fine-tune per measure. */
+    private void compareSaliency(PrintWriter out, LabeledImages test, List<Saliency.Method> methods) throws Exception {
         PruneSettings settings = new PruneSettings(data.dataDir, calibration, 5000, compareLimit, compareEpochs, 128,
-                2e-4, 4.0, 0.7, compareEpochs + 1, 42L, io.vitstream.engine.EngineKind.AUTO);
+                2e-4, 4.0, 0.7, compareEpochs + 1, 42L, io.vitstream.engine.EngineKind.AUTO, hessianProbes,
+                capDamping);
         out.printf(Locale.ROOT, "%nSaliency comparison: %s pruned to %.0f%% of its FLOPs; %d calibration images; "
                 + "fine-tune %d epoch(s) on %d images%n", sparse, 100 * compareRatio, calibration, compareEpochs,
                 compareLimit);
@@ -266,13 +297,14 @@ final class BenchPruneCommand implements Callable<Integer> {
         List<String> lines = new ArrayList<>();
         try (ModelArtifact.Loaded parent = ModelArtifact.load(sparse)) {
             SaliencyScores scores = PruneJob.saliency(parent.model(), parent.manifest().input(),
-                    PruneJob.calibrationSet(settings), (phase, f, detail) -> {});
+                    PruneJob.calibrationSet(settings), java.util.Set.copyOf(methods), settings,
+                    (phase, f, detail) -> {});
             long target = Math.round(compareRatio * parent.manifest().flopsPerImage());
-            for (Saliency.Method method : Saliency.Method.values()) {
+            for (Saliency.Method method : methods) {
                 PrunePlan plan = PrunePlanner.plan(parent.manifest().architecture(), parent.manifest().sparsifier(),
                         scores, method, target);
                 double testBefore;
-                try (VitModel sliced = ModelSlicer.slice(parent.model(), plan)) {
+                try (VitModel sliced = PruneJob.slice(parent.model(), plan, scores, null)) {
                     testBefore = Evaluator.evaluate(sliced, parent.manifest().input(), test, 256).accuracy();
                 }
                 PruneResult r = PruneJob.run(new PruneRequest(sparse, work.resolve(method.id()),

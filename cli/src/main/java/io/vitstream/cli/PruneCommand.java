@@ -2,6 +2,7 @@ package io.vitstream.cli;
 
 import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.controller.pruner.CapPruner;
 import io.vitstream.controller.pruner.PruneJob;
 import io.vitstream.controller.pruner.PruneRequest;
 import io.vitstream.controller.pruner.PruneResult;
@@ -48,10 +49,22 @@ final class PruneCommand implements Callable<Integer> {
     Long flopsTarget;
 
     @Option(names = "--saliency", defaultValue = "obd",
-            description = "Saliency measure to rank by: taylor, fisher or obd (default: ${DEFAULT-VALUE}, chosen on "
-                    + "validation for models/pruned-50, as the controller's re-prune jobs use). All three are computed "
-                    + "and recorded side by side.")
+            description = "Saliency measure to rank by: taylor, fisher, obd, hessian (OBD with the Hutchinson "
+                    + "estimate of the exact Hessian diagonal) or cap (CAP's OBS step: heads and neurons scored and "
+                    + "removed with the consuming layer corrected) (default: ${DEFAULT-VALUE}, chosen on validation "
+                    + "for models/pruned-50, as the controller's re-prune jobs use). Taylor, Fisher and OBD are always "
+                    + "computed and recorded side by side, with the chosen one.")
     String saliency;
+
+    @Option(names = "--hessian-probes", defaultValue = "" + PruneSettings.DEFAULT_HESSIAN_PROBES,
+            description = "Hutchinson probes of the Hessian diagonal for --saliency hessian, two gradient passes over "
+                    + "the calibration images each (default: ${DEFAULT-VALUE}).")
+    int hessianProbes;
+
+    @Option(names = "--cap-damping", defaultValue = "" + CapPruner.DEFAULT_DAMPING,
+            description = "CAP's damping lambda as a share of the mean diagonal of each layer-input Hessian, for "
+                    + "--saliency cap (default: ${DEFAULT-VALUE}).")
+    double capDamping;
 
     @Option(names = "--epochs", defaultValue = "6",
             description = "Distillation fine-tuning epochs, 0 to only slice (default: ${DEFAULT-VALUE}).")
@@ -116,10 +129,17 @@ final class PruneCommand implements Callable<Integer> {
             throw new UserError("--epochs must be >= 0 and --calibration, --batch, --patience, --val-size, --limit "
                     + "positive");
         }
+        if (hessianProbes < 1) {
+            throw new UserError("--hessian-probes must be positive, got " + hessianProbes);
+        }
+        if (!(capDamping > 0 && capDamping <= 10)) {
+            throw new UserError("--cap-damping must be in (0, 10], got " + capDamping);
+        }
         String id = version != null ? version : ModelArtifact.readManifest(model).version()
                 + String.format(Locale.ROOT, "-p%02d", Math.round(ratio * 100));
         PruneSettings settings = new PruneSettings(data.dataDir, calibration, valSize, limit == null ? 0 : limit,
-                epochs, batch, lr, temperature, distillWeight, patience, seed, engine.kind());
+                epochs, batch, lr, temperature, distillWeight, patience, seed, engine.kind(), hessianProbes,
+                capDamping);
         PruneRequest request = new PruneRequest(model, out, id, ratio, method, settings);
         PrintWriter err = spec.commandLine().getErr();
         String[] lastPhase = {""};

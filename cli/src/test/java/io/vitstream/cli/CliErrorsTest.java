@@ -91,7 +91,11 @@ class CliErrorsTest {
         assertOneLineError(run("prune", "--model", tmp.resolve("absent").toString(), "--out", out,
                 "--flops-ratio", "0.5"), "model directory not found", "absent");
         assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "0.5", "--saliency",
-                "magnitude"), "unknown saliency 'magnitude'", "taylor, fisher or obd");
+                "magnitude"), "unknown saliency 'magnitude'", "taylor, fisher, obd, hessian or cap");
+        assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "0.5", "--saliency",
+                "hessian", "--hessian-probes", "0"), "--hessian-probes must be positive", "0");
+        assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "0.5", "--saliency", "cap",
+                "--cap-damping", "-0.1"), "--cap-damping must be in (0, 10]", "-0.1");
         assertOneLineError(run("prune", "--model", base, "--out", out), "exactly one of --flops-ratio");
         assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-target", "999999999999"),
                 "--flops-target must be in");

@@ -32,7 +32,8 @@ class ControllerCommandTest {
         Path token = Files.writeString(tmp.resolve("token"), "short\n");
         assertOneLineError(CliRun.of("controller", "--bootstrap", "127.0.0.1:9", "--admin-token-file",
                 token.toString(), "--slo-ms", "-3", "--set", "policy.keep.floor=2", "--set", "prune.epochs=x",
-                "--set", "nonsense=1"), "admin.token must be at least 16 characters", "prune.epochs must be an integer",
+                "--set", "prune.hessian.probes=0", "--set", "nonsense=1"), "admin.token must be at least 16 characters",
+                "prune.epochs must be an integer", "prune.hessian.probes must be between 1 and 10000, got 0",
                 "slo_ms must be > 0", "keep_floor must be in (0.0, 1.0]", "unknown setting nonsense");
         assertOneLineError(CliRun.of("controller", "--insecure", "--set", "novalue"), "--set expects name=value");
         assertOneLineError(CliRun.of("controller", "--insecure", "--bootstrap", "127.0.0.1:9", "--admin-token-file",

@@ -59,4 +59,41 @@ class PruneCommandTest {
         assertThat(again.code()).isEqualTo(2);
         assertThat(again.err()).contains("is not empty");
     }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void capSlicesWithCorrectedConsumingLayersAndHessianRanksByTheHutchinsonDiagonal() throws Exception {
+        Path parent = TestData.repoRoot().resolve("models/sparse");
+        Manifest pm = ModelArtifact.readManifest(parent);
+        for (String saliency : List.of("cap", "hessian")) {
+            Path out = tmp.resolve(saliency);
+            CliRun r = CliRun.of("prune", "--model", parent.toString(), "--out", out.toString(), "--flops-ratio", "0.6",
+                    "--saliency", saliency, "--epochs", "0", "--val-size", "500", "--calibration", "32",
+                    "--hessian-probes", "2", "--model-version", "test-" + saliency, "--quiet", "--data-dir",
+                    TestData.fashionMnist().toString());
+            assertThat(r.code()).as(r.err()).isZero();
+            Manifest m = ModelArtifact.readManifest(out);
+            assertThat(m.flopsPerImage()).isLessThanOrEqualTo(Math.round(0.6 * pm.flopsPerImage()));
+            Map<String, Object> pruning = (Map<String, Object>) m.training().get("pruning");
+            assertThat(pruning.get("saliency")).isEqualTo(saliency);
+            // Sliced only, no fine-tune: still far above chance (0.1).
+            assertThat((Double) m.training().get("validation_accuracy_before_fine_tune")).isGreaterThan(0.3);
+            Map<String, Object> sideBySide = (Map<String, Object>) m.training().get("saliency_side_by_side");
+            assertThat(sideBySide).containsKey("spearman_obd_" + saliency);
+            if (saliency.equals("cap")) {
+                assertThat((List<Map<String, Object>>) pruning.get("removed"))
+                        .allMatch(x -> x.get("group").toString().matches("block\\d+\\.(head|neuron)\\d+"));
+                List<Map<String, Object>> layers = (List<Map<String, Object>>) ((Map<String, Object>) m.training()
+                        .get("cap")).get("layers");
+                assertThat(layers).isNotEmpty().allMatch(l -> (Double) l.get("relative_error_corrected")
+                        < (Double) l.get("relative_error_pruned"));
+            } else {
+                Map<String, Object> hessian = (Map<String, Object>) m.training().get("hessian_diagonal");
+                assertThat(hessian).containsEntry("probes", 2);
+            }
+            try (ModelArtifact.Loaded loaded = ModelArtifact.load(out)) {
+                assertThat(loaded.model().config()).isEqualTo(m.architecture());
+            }
+        }
+    }
 }

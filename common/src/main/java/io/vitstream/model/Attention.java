@@ -9,6 +9,7 @@ import ai.djl.nn.AbstractBlock;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import java.util.function.Consumer;
 
 /**
  * Multi-head self-attention with its own head count and head width.
@@ -36,6 +37,7 @@ public final class Attention extends AbstractBlock {
     private final Linear qkv;
     private final Linear proj;
     private volatile NDArray headGate;
+    private volatile Consumer<NDArray> projectionInputTap;
 
     private Attention(Builder builder) {
         this.dim = builder.dim;
@@ -102,6 +104,10 @@ public final class Attention extends AbstractBlock {
             mixed = mixed.mul(gate.reshape(gate.getShape().dimension() == 1 ? 1 : b, heads, 1, 1));
         }
         NDArray out = mixed.transpose(0, 2, 1, 3).reshape(b, n, (long) heads * headDim);
+        Consumer<NDArray> tap = projectionInputTap;
+        if (tap != null) {
+            tap.accept(out);
+        }
         out = proj.forward(ps, new NDList(out), training).singletonOrThrow();
         return new Parts(out, attention, k);
     }
@@ -143,6 +149,15 @@ public final class Attention extends AbstractBlock {
      */
     public void setHeadGate(NDArray gate) {
         this.headGate = gate;
+    }
+
+    /**
+     * Receives the projection's input (B, N, H * Dh), heads gated, on every forward pass; null (the default) for
+     * none. Structured pruning's CAP step builds the projection's input Hessian from it on calibration images. Not
+     * used in serving. The array lives in the forward pass's manager: copy what is kept.
+     */
+    public void setProjectionInputTap(Consumer<NDArray> tap) {
+        this.projectionInputTap = tap;
     }
 
     public int heads() {

@@ -10,6 +10,7 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import java.util.function.Consumer;
 
 /**
  * Two-layer GELU MLP. Input and output (B, N, D); hidden (B, N, M). {@code fc1.weight} is (M, D) and
@@ -20,6 +21,7 @@ public final class Mlp extends AbstractBlock {
     private final Linear fc1;
     private final Linear fc2;
     private volatile NDArray neuronGate;
+    private volatile Consumer<NDArray> fc2InputTap;
 
     private Mlp(Builder builder) {
         this.hidden = builder.hidden;
@@ -38,6 +40,10 @@ public final class Mlp extends AbstractBlock {
         NDArray gate = neuronGate;
         if (gate != null) {
             h = h.mul(gate.reshape(gate.getShape().dimension() == 1 ? 1 : h.getShape().get(0), 1, hidden));
+        }
+        Consumer<NDArray> tap = fc2InputTap;
+        if (tap != null) {
+            tap.accept(h);
         }
         return fc2.forward(ps, new NDList(h), training);
     }
@@ -60,6 +66,15 @@ public final class Mlp extends AbstractBlock {
      */
     public void setNeuronGate(NDArray gate) {
         this.neuronGate = gate;
+    }
+
+    /**
+     * Receives fc2's input (B, N, M), the gated GELU activations, on every forward pass; null (the default) for none.
+     * Structured pruning's CAP step builds fc2's input Hessian from it on calibration images. Not used in serving.
+     * The array lives in the forward pass's manager: copy what is kept.
+     */
+    public void setFc2InputTap(Consumer<NDArray> tap) {
+        this.fc2InputTap = tap;
     }
 
     public int hidden() {

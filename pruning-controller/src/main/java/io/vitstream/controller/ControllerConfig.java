@@ -186,7 +186,9 @@ public record ControllerConfig(
                 p.decimal("prune.distill.weight", d.distillWeight(), 0, 1),
                 (int) p.number("prune.patience", d.patience(), 1, 1000),
                 p.number("prune.seed", d.seed(), Long.MIN_VALUE, Long.MAX_VALUE),
-                EngineKind.parse(p.string("prune.engine", d.engine().id())));
+                EngineKind.parse(p.string("prune.engine", d.engine().id())),
+                (int) p.number("prune.hessian.probes", d.hessianProbes(), 1, 10_000),
+                p.decimal("prune.cap.damping", d.capDamping(), 0, 10));
         } catch (IllegalArgumentException e) {
             p.error("prune: " + e.getMessage());
         }

@@ -10,6 +10,9 @@ import io.vitstream.model.TransformerBlock;
 import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -26,14 +29,34 @@ public final class ModelSlicer {
 
     /** A new model with the plan's architecture and the parent's remaining weights; shape-checked on import. */
     public static VitModel slice(VitModel parent, PrunePlan plan) {
+        return slice(parent, plan, Map.of());
+    }
+
+    /**
+     * As {@link #slice(VitModel, PrunePlan)}, with some of the parent's weights replaced before slicing: parent-shaped
+     * values by weight name (CAP's corrected consuming layers, {@link CapPruner.Correction#weights()}).
+     */
+    public static VitModel slice(VitModel parent, PrunePlan plan, Map<String, float[]> replacements) {
         if (!parent.config().equals(plan.before())) {
             throw new IllegalArgumentException("the plan was made for another architecture");
         }
         VitModel child = VitModel.create(plan.after(), plan.sparsifierAfter());
         try (NDManager scope = parent.djlModel().getNDManager().newSubManager()) {
             NDList out = new NDList();
-            for (NDArray w : parent.exportWeights(scope)) {
-                String name = w.getName();
+            Set<String> unused = new TreeSet<>(replacements.keySet());
+            for (NDArray exported : parent.exportWeights(scope)) {
+                String name = exported.getName();
+                NDArray w = exported;
+                float[] replacement = replacements.get(name);
+                if (replacement != null) {
+                    if (replacement.length != exported.size()) {
+                        throw new IllegalArgumentException("replacement for " + name + " has " + replacement.length
+                                + " values, the weight " + exported.size());
+                    }
+                    w = scope.create(replacement, exported.getShape());
+                    w.setName(name);
+                    unused.remove(name);
+                }
                 Matcher m = BLOCK_PARAM.matcher(name);
                 if (!m.matches()) {
                     // Stem and patch filters lose removed channels; norm, head, predictors: residual width unchanged.
@@ -51,6 +74,9 @@ public final class ModelSlicer {
                         plan.keptHeads().get(block), plan.keptNeurons().get(block));
                 sliced.setName("block" + newIndex + "." + m.group(2));
                 out.add(sliced);
+            }
+            if (!unused.isEmpty()) {
+                throw new IllegalArgumentException("replacements for weights the parent does not have: " + unused);
             }
             child.importWeights(out, "sliced " + plan.method().id() + " plan");
         } catch (RuntimeException e) {

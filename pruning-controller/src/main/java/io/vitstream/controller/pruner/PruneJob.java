@@ -25,9 +25,12 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 
 /**
@@ -71,18 +74,24 @@ public final class PruneJob {
             Manifest pm = parent.manifest();
             InputSpec input = pm.input();
             SaliencyScores scores = precomputed != null ? precomputed
-                    : saliency(parent.model(), input, calibration, progress);
+                    : saliency(parent.model(), input, calibration, java.util.Set.of(request.saliency()), s, progress);
             long flopsBefore = pm.flopsPerImage();
             long target = Math.round(request.flopsRatio() * flopsBefore);
             PrunePlan plan = PrunePlanner.plan(pm.architecture(), pm.sparsifier(), scores, request.saliency(), target);
             progress.update("plan", 0.15, String.format(Locale.ROOT, "%d groups removed, FLOPs %.2fM -> %.2fM",
                     plan.removed().size(), flopsBefore / 1e6, plan.flopsAfter() / 1e6));
-            try (VitModel student = ModelSlicer.slice(parent.model(), plan)) {
+            Map<String, Object> recipe = new LinkedHashMap<>();
+            try (VitModel student = slice(parent.model(), plan, scores, recipe)) {
                 progress.update("slice", 0.18, "sliced: " + student.parameterCount() + " parameters");
                 double valBefore = accuracy(student, input, split.validation(), KeepPolicy.dense(), s);
-                Map<String, Object> recipe = new LinkedHashMap<>();
                 recipe.put("method", "structured pruning: saliency-ranked heads, MLP neurons, blocks and stem channels"
                         + " under a FLOPs budget, physical slicing, knowledge-distillation fine-tuning from the parent");
+                if (scores.hessian() != null) {
+                    recipe.put("hessian_diagonal", Map.of("estimator", "Hutchinson: mean of z * Hz over Rademacher z,"
+                            + " Hz = (g(w + e z) - g(w - e z)) / (2e), g the mean calibration-loss gradient",
+                            "probes", scores.hessian().probes(), "step", scores.hessian().step(),
+                            "relative_step", HessianDiagonal.RELATIVE_STEP));
+                }
                 recipe.put("parent", pm.version());
                 recipe.put("flops_ratio_requested", request.flopsRatio());
                 recipe.put("pruning", plan.toManifest());
@@ -126,18 +135,77 @@ public final class PruneJob {
         }
     }
 
-    /** Saliency of the parent on the calibration slice the job itself would use, reporting progress. */
+    /** Taylor, Fisher and OBD saliency of the parent on the calibration slice the job itself would use. */
     public static SaliencyScores saliency(VitModel parent, InputSpec input, LabeledImages calibration,
             PruneProgress progress) {
+        return saliency(parent, input, calibration, java.util.Set.of(), null, progress);
+    }
+
+    /**
+     * Taylor, Fisher and OBD (one pass, always: they are recorded side by side), and the Hessian diagonal and CAP
+     * where {@code measures} holds them (their own passes; {@code s} gives their probes, seed and damping), on
+     * {@code calibration}, reporting progress over the job's first 15%.
+     */
+    public static SaliencyScores saliency(VitModel parent, InputSpec input, LabeledImages calibration,
+            java.util.Set<Saliency.Method> measures, PruneSettings s, PruneProgress progress) {
+        boolean hessian = measures.contains(Saliency.Method.HESSIAN);
+        boolean cap = measures.contains(Saliency.Method.CAP);
+        double share = 0.15 / (1 + (hessian ? 1 : 0) + (cap ? 1 : 0));
+        double from = 0;
         progress.update("saliency", 0, "estimating saliency on " + calibration.count() + " calibration images");
+        SaliencyScores scores = SaliencyEstimator.estimate(parent, input, calibration,
+                percent(progress, "saliency", "saliency", from, share));
+        if (hessian) {
+            from += share;
+            progress.update("hessian", from, "Hessian diagonal: " + s.hessianProbes() + " Hutchinson probes, "
+                    + 2 * s.hessianProbes() + " gradient passes over " + calibration.count() + " images");
+            HessianDiagonal.Estimate d = HessianDiagonal.estimate(parent, input, calibration, s.hessianProbes(),
+                    s.seed(), percent(progress, "hessian", "probes", from, share));
+            scores = scores.withHessian(new SaliencyScores.Hessian(d.obdSaliency(parent, scores.groups()),
+                    d.probes(), d.step()));
+        }
+        if (cap) {
+            from += share;
+            progress.update("cap", from, "CAP: fc2 and projection input Hessians on " + calibration.count()
+                    + " images, then OBS removal order per layer");
+            LayerInputHessians inputs = LayerInputHessians.collect(parent, input, calibration,
+                    percent(progress, "cap", "layer inputs", from, share));
+            scores = scores.withCap(new SaliencyScores.Cap(
+                    CapPruner.scores(parent, inputs, s.capDamping(), scores.groups()), inputs, s.capDamping()));
+        }
+        return scores;
+    }
+
+    /** A progress callback that reports each whole percent of one phase, mapped onto [from, from + share]. */
+    private static java.util.function.DoubleConsumer percent(PruneProgress progress, String phase, String label,
+            double from, double share) {
         int[] lastPercent = {-1};
-        return SaliencyEstimator.estimate(parent, input, calibration, f -> {
+        return f -> {
             int pct = (int) (f * 100);
             if (pct != lastPercent[0]) {
                 lastPercent[0] = pct;
-                progress.update("saliency", 0.15 * f, "saliency " + pct + "%");
+                progress.update(phase, from + share * f, label + " " + pct + "%");
             }
-        });
+        };
+    }
+
+    /**
+     * The plan's sliced model; for CAP, with its consuming layers corrected by the OBS step first (the correction's
+     * per-layer report goes into {@code recipe} under {@code cap}, when {@code recipe} is not null).
+     */
+    public static VitModel slice(VitModel parent, PrunePlan plan, SaliencyScores scores, Map<String, Object> recipe) {
+        if (plan.method() != Saliency.Method.CAP) {
+            return ModelSlicer.slice(parent, plan);
+        }
+        if (scores.cap() == null) {
+            throw new IllegalStateException("a CAP plan needs the scores' layer-input Hessians");
+        }
+        CapPruner.Correction correction = CapPruner.correct(parent, plan, scores.cap().inputs(),
+                scores.cap().damping());
+        if (recipe != null) {
+            recipe.put("cap", correction.toManifest());
+        }
+        return ModelSlicer.slice(parent, plan, correction.weights());
     }
 
     /** The calibration slice of the training split that {@link #run} uses for {@code settings}. */
@@ -312,21 +380,39 @@ public final class PruneJob {
         }
     }
 
-    /** Head and block saliency by all three measures, and how well the measures' rankings agree (Spearman). */
+    /**
+     * Head and block saliency by every measure estimated, and how well the measures' rankings agree (Spearman; with
+     * CAP, over the heads and neurons it scores).
+     */
     static Map<String, Object> sideBySide(SaliencyScores scores) {
+        List<Saliency.Method> methods = Arrays.stream(Saliency.Method.values()).filter(scores::has).toList();
         Map<String, Object> out = new LinkedHashMap<>();
         Map<String, Object> groups = new LinkedHashMap<>();
         for (int g = 0; g < scores.groups().size(); g++) {
             Group group = scores.groups().get(g);
             if (group.kind() == Group.Kind.HEAD || group.kind() == Group.Kind.BLOCK) {
-                groups.put(group.id(), Map.of("taylor", scores.taylor()[g], "fisher", scores.fisher()[g],
-                        "obd", scores.obd()[g]));
+                Map<String, Object> byMethod = new LinkedHashMap<>();
+                for (Saliency.Method m : methods) {
+                    double v = scores.of(m)[g];
+                    byMethod.put(m.id(), Double.isInfinite(v) ? "not scored" : v);
+                }
+                groups.put(group.id(), byMethod);
             }
         }
         out.put("heads_and_blocks", groups);
-        out.put("spearman_taylor_fisher", Ranks.spearman(scores.taylor(), scores.fisher()));
-        out.put("spearman_taylor_obd", Ranks.spearman(scores.taylor(), scores.obd()));
-        out.put("spearman_fisher_obd", Ranks.spearman(scores.fisher(), scores.obd()));
+        for (int a = 0; a < methods.size(); a++) {
+            for (int b = a + 1; b < methods.size(); b++) {
+                out.put("spearman_" + methods.get(a).id() + "_" + methods.get(b).id(),
+                        spearmanWhereScored(scores.of(methods.get(a)), scores.of(methods.get(b))));
+            }
+        }
         return out;
+    }
+
+    /** Spearman over the groups both measures score (finite values). */
+    private static double spearmanWhereScored(double[] a, double[] b) {
+        int[] idx = IntStream.range(0, a.length).filter(i -> Double.isFinite(a[i]) && Double.isFinite(b[i])).toArray();
+        return Ranks.spearman(Arrays.stream(idx).mapToDouble(i -> a[i]).toArray(),
+                Arrays.stream(idx).mapToDouble(i -> b[i]).toArray());
     }
 }

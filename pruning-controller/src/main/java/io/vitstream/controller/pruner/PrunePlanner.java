@@ -25,6 +25,8 @@ import java.util.List;
  * layer at least one channel; at least
  * one block remains; a block is not removed when that would merge or drop a token-sparsification stage, or when it
  * saves more than twice the FLOPs still to remove (it would land far under the budget; finer groups follow instead).
+ * A group whose score is infinite is one the measure does not score (CAP scores heads and neurons only): it is left
+ * out of the layer means and never removed.
  */
 public final class PrunePlanner {
     private PrunePlanner() {}
@@ -81,6 +83,9 @@ public final class PrunePlanner {
             }
             Group group = groups.get(g);
             int b = group.block();
+            if (Double.isInfinite(raw[g])) {
+                continue; // a group the measure does not score (CAP: blocks and stem channels)
+            }
             if (group.kind() != Group.Kind.STEM && !blockKept[b]) {
                 continue;
             }
@@ -129,8 +134,9 @@ public final class PrunePlanner {
             throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
                     "FLOPs target %.2fM (%.0f%% of %.2fM) is out of reach: the smallest model this plan can make "
                             + "keeps %.2fM (the embedding, a head and a neuron per block, the blocks the token-"
-                            + "sparsification stages need)", targetFlops / 1e6, 100.0 * targetFlops / before,
-                    before / 1e6, flops / 1e6));
+                            + "sparsification stages need%s)", targetFlops / 1e6, 100.0 * targetFlops / before,
+                    before / 1e6, flops / 1e6, Arrays.stream(raw).anyMatch(Double::isInfinite)
+                            ? ", the groups " + method.id() + " does not score" : ""));
         }
         VitConfig after = build(config, stem, blockKept, heads, neurons);
         List<List<Integer>> keptStem = new ArrayList<>();
@@ -167,6 +173,9 @@ public final class PrunePlanner {
         int[] kindCount = new int[Group.Kind.values().length];
         for (int g = 0; g < groups.size(); g++) {
             Group x = groups.get(g);
+            if (Double.isInfinite(raw[g])) {
+                continue; // not scored: left out of the means, never removed
+            }
             layerSum[x.kind().ordinal()][x.block()] += raw[g];
             layerCount[x.kind().ordinal()][x.block()]++;
             kindSum[x.kind().ordinal()] += raw[g];
@@ -178,7 +187,8 @@ public final class PrunePlanner {
             int k = x.kind().ordinal();
             double layerMean = layerSum[k][x.block()] / layerCount[k][x.block()];
             double kindMean = kindSum[k] / kindCount[k];
-            out[g] = x.kind() == Group.Kind.BLOCK || layerMean <= 0 ? raw[g] : raw[g] / layerMean * kindMean;
+            out[g] = x.kind() == Group.Kind.BLOCK || !(layerMean > 0) || Double.isInfinite(raw[g]) ? raw[g]
+                    : raw[g] / layerMean * kindMean;
         }
         return out;
     }

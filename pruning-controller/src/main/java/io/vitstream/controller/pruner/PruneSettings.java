@@ -18,10 +18,14 @@ import java.nio.file.Path;
  * @param patience epochs without a better validation accuracy before stopping early
  * @param seed for the data split and shuffling
  * @param engine what runs the job's evaluations (validation and test accuracy); training is always PyTorch's
+ * @param hessianProbes Hutchinson probes of the Hessian diagonal ({@code hessian} saliency; two gradient passes over
+ *     the calibration set each)
+ * @param capDamping CAP's damping lambda as a share of the mean diagonal of each layer-input Hessian
  */
 public record PruneSettings(Path dataDir, int calibrationImages, int validationImages, int trainImages, int epochs,
         int batchSize, double learningRate, double temperature, double distillWeight, int patience, long seed,
-        EngineKind engine) {
+        EngineKind engine, int hessianProbes, double capDamping) {
+    public static final int DEFAULT_HESSIAN_PROBES = 16;
 
     /** Checked up front, so a bad setting fails before minutes of saliency rather than at fine-tuning. */
     public PruneSettings {
@@ -34,6 +38,8 @@ public record PruneSettings(Path dataDir, int calibrationImages, int validationI
         require(temperature >= 1, "distillation temperature must be >= 1, got " + temperature);
         require(distillWeight >= 0 && distillWeight <= 1, "distillation weight must be in [0, 1], got " + distillWeight);
         require(patience >= 1, "patience must be at least 1, got " + patience);
+        require(hessianProbes >= 1, "Hessian probes must be positive, got " + hessianProbes);
+        require(capDamping > 0 && capDamping <= 10, "CAP damping must be in (0, 10], got " + capDamping);
         if (engine == null) {
             engine = EngineKind.AUTO;
         }
@@ -46,6 +52,7 @@ public record PruneSettings(Path dataDir, int calibrationImages, int validationI
     }
 
     public static PruneSettings defaults(Path dataDir) {
-        return new PruneSettings(dataDir, 2048, 5000, 0, 6, 128, 2e-4, 4.0, 0.7, 2, 42L, EngineKind.AUTO);
+        return new PruneSettings(dataDir, 2048, 5000, 0, 6, 128, 2e-4, 4.0, 0.7, 2, 42L, EngineKind.AUTO,
+                DEFAULT_HESSIAN_PROBES, CapPruner.DEFAULT_DAMPING);
     }
 }

@@ -54,12 +54,7 @@ public final class SaliencyEstimator {
         }
         VitConfig c = model.config();
         int depth = c.depth();
-        Map<String, Parameter> backbone = new LinkedHashMap<>();
-        model.namedParameters().forEach((name, p) -> {
-            if (!name.startsWith("predictor")) {
-                backbone.put(name, p);
-            }
-        });
+        Map<String, Parameter> backbone = backbone(model);
         double[][] headFisher = new double[depth][];
         double[][] neuronFisher = new double[depth][];
         double[] blockFisher = new double[depth];
@@ -172,6 +167,17 @@ public final class SaliencyEstimator {
             };
         }
         return new SaliencyScores(groups, taylor, fisher, obd, n);
+    }
+
+    /** The weights the dense path uses, by name: all but the token predictors'. */
+    static Map<String, Parameter> backbone(VitModel model) {
+        Map<String, Parameter> backbone = new LinkedHashMap<>();
+        model.namedParameters().forEach((name, p) -> {
+            if (!name.startsWith("predictor")) {
+                backbone.put(name, p);
+            }
+        });
+        return backbone;
     }
 
     private static NDArray requiringGradient(NDArray a) {
