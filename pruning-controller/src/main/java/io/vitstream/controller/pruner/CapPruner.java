@@ -20,11 +20,12 @@ import java.util.stream.IntStream;
  *
  * <p>Scores: per layer, units are removed one at a time, always the cheapest by the OBS cost given the corrections
  * already made, until none is left; a unit's score is the layer-wise loss its removal added, made non-decreasing along
- * that order (a running maximum, with a tiny strict rise so ties cannot reorder it), so that the planner's global
- * ranking takes each layer's units as a prefix of CAP's order, as the authors take each block's prefix under a global
- * threshold on the cumulative losses. The loss is the layer output's mean squared change per token, summed over the
- * residual width: the same unit for heads and neurons, which both write into the residual stream. Blocks and stem
- * channels have no such consuming layer here and score {@code +infinity}: the planner never removes them under CAP.
+ * that order (a running maximum, with a tiny strict rise so ties cannot reorder it), so that sorting by score gives
+ * back CAP's order. The loss is the layer output's mean squared change per token, summed over the residual width.
+ * It ranks the units of one layer; it does not say how much of each layer the network's loss can spare (the same
+ * output error costs more in one block than in another), so the planner lets OBD's loss-unit scores set each layer's
+ * share and takes a prefix of CAP's order within it ({@link PrunePlanner#capKeys}). Blocks and stem channels have no
+ * consuming layer corrected here; they carry their OBD scores.
  *
  * <p>Correction: once the plan says which units go, each consuming layer is corrected for exactly those (one at a
  * time by the same rule, downdating the inverse Hessian after each), and the sliced model keeps the corrected weights
@@ -36,8 +37,11 @@ public final class CapPruner {
 
     private CapPruner() {}
 
-    /** CAP's score per group (heads and neurons; +infinity for blocks and stem channels), aligned with {@code groups}. */
-    public static double[] scores(VitModel model, LayerInputHessians hessians, double damping, List<Group> groups) {
+    /**
+     * CAP's score per head and neuron, aligned with {@code groups}; blocks and stem channels get {@code others}' (OBD's).
+     */
+    public static double[] scores(VitModel model, LayerInputHessians hessians, double damping, List<Group> groups,
+            double[] others) {
         Map<String, Double> byId = new LinkedHashMap<>();
         for (int b = 0; b < model.config().depth(); b++) {
             BlockConfig bc = model.config().blocks().get(b);
@@ -49,7 +53,7 @@ public final class CapPruner {
         double[] out = new double[groups.size()];
         for (int g = 0; g < groups.size(); g++) {
             Double s = byId.get(groups.get(g).id());
-            out[g] = s == null ? Double.POSITIVE_INFINITY : s;
+            out[g] = s == null ? others[g] : s;
         }
         return out;
     }

@@ -171,7 +171,8 @@ public final class PruneJob {
             LayerInputHessians inputs = LayerInputHessians.collect(parent, input, calibration,
                     percent(progress, "cap", "layer inputs", from, share));
             scores = scores.withCap(new SaliencyScores.Cap(
-                    CapPruner.scores(parent, inputs, s.capDamping(), scores.groups()), inputs, s.capDamping()));
+                    CapPruner.scores(parent, inputs, s.capDamping(), scores.groups(), scores.obd()), inputs,
+                    s.capDamping()));
         }
         return scores;
     }
@@ -382,7 +383,7 @@ public final class PruneJob {
 
     /**
      * Head and block saliency by every measure estimated, and how well the measures' rankings agree (Spearman; with
-     * CAP, over the heads and neurons it scores).
+     * CAP, over the heads and neurons only: it carries OBD's scores for the rest).
      */
     static Map<String, Object> sideBySide(SaliencyScores scores) {
         List<Saliency.Method> methods = Arrays.stream(Saliency.Method.values()).filter(scores::has).toList();
@@ -393,8 +394,9 @@ public final class PruneJob {
             if (group.kind() == Group.Kind.HEAD || group.kind() == Group.Kind.BLOCK) {
                 Map<String, Object> byMethod = new LinkedHashMap<>();
                 for (Saliency.Method m : methods) {
-                    double v = scores.of(m)[g];
-                    byMethod.put(m.id(), Double.isInfinite(v) ? "not scored" : v);
+                    if (m != Saliency.Method.CAP || group.kind() == Group.Kind.HEAD) {
+                        byMethod.put(m.id(), scores.of(m)[g]);
+                    }
                 }
                 groups.put(group.id(), byMethod);
             }
@@ -402,16 +404,19 @@ public final class PruneJob {
         out.put("heads_and_blocks", groups);
         for (int a = 0; a < methods.size(); a++) {
             for (int b = a + 1; b < methods.size(); b++) {
-                out.put("spearman_" + methods.get(a).id() + "_" + methods.get(b).id(),
-                        spearmanWhereScored(scores.of(methods.get(a)), scores.of(methods.get(b))));
+                boolean cap = methods.get(a) == Saliency.Method.CAP || methods.get(b) == Saliency.Method.CAP;
+                out.put("spearman_" + methods.get(a).id() + "_" + methods.get(b).id(), spearmanOver(scores,
+                        scores.of(methods.get(a)), scores.of(methods.get(b)), cap));
             }
         }
         return out;
     }
 
-    /** Spearman over the groups both measures score (finite values). */
-    private static double spearmanWhereScored(double[] a, double[] b) {
-        int[] idx = IntStream.range(0, a.length).filter(i -> Double.isFinite(a[i]) && Double.isFinite(b[i])).toArray();
+    /** Spearman over all groups, or over the heads and neurons only. */
+    private static double spearmanOver(SaliencyScores scores, double[] a, double[] b, boolean headsAndNeurons) {
+        int[] idx = IntStream.range(0, a.length).filter(i -> !headsAndNeurons
+                || scores.groups().get(i).kind() == Group.Kind.HEAD
+                || scores.groups().get(i).kind() == Group.Kind.NEURON).toArray();
         return Ranks.spearman(Arrays.stream(idx).mapToDouble(i -> a[i]).toArray(),
                 Arrays.stream(idx).mapToDouble(i -> b[i]).toArray());
     }

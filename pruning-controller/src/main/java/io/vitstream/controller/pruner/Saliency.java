@@ -19,9 +19,10 @@ public final class Saliency {
          */
         HESSIAN,
         /**
-         * CAP's structured OBS step ({@link CapPruner}): heads and MLP neurons scored by the output error of the
-         * layer that consumes them, removed one at a time with the remaining columns corrected; the sliced model keeps
-         * the corrected weights. Blocks and stem channels are not scored, so never removed.
+         * CAP's structured OBS step ({@link CapPruner}): within each layer, heads and MLP neurons go in the order of
+         * the output error they add to the layer that consumes them, one at a time with the remaining columns
+         * corrected, and the sliced model keeps the corrected weights; how many each layer loses (and which blocks
+         * and stem channels go) follows OBD's global ranking ({@link PrunePlanner#capKeys}).
          */
         CAP;
 

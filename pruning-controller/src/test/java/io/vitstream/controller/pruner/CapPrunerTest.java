@@ -36,22 +36,24 @@ class CapPrunerTest {
     private static LabeledImages calibration;
     private static float[] pixels;
     private static SaliencyScores scores;
+    private static final double TARGET = 0.35;
     private static PrunePlan plan;
+    private static PrunePlan obdPlan;
 
     @BeforeAll
     static void plan() {
         parent = TinyModels.randomModel(TinyModels.SPARSIFIER, 31);
         calibration = FashionMnist.load(TestData.fashionMnist(), FashionMnist.Split.TEST).limit(N);
         pixels = SPEC.batch(calibration, IntStream.range(0, N).toArray(), 0, N);
-        List<Group> groups = Group.all(parent.config());
+        SaliencyScores oneless = SaliencyEstimator.estimate(parent, SPEC, calibration, f -> {});
         LayerInputHessians inputs = LayerInputHessians.collect(parent, SPEC, calibration, f -> {});
-        double[] zeros = new double[groups.size()];
-        scores = new SaliencyScores(groups, zeros, zeros, zeros, N).withCap(new SaliencyScores.Cap(
-                CapPruner.scores(parent, inputs, CapPruner.DEFAULT_DAMPING, groups), inputs,
-                CapPruner.DEFAULT_DAMPING));
+        scores = oneless.withCap(new SaliencyScores.Cap(CapPruner.scores(parent, inputs, CapPruner.DEFAULT_DAMPING,
+                oneless.groups(), oneless.obd()), inputs, CapPruner.DEFAULT_DAMPING));
         long before = FlopCounter.perImage(parent.config());
         plan = PrunePlanner.plan(parent.config(), TinyModels.SPARSIFIER, scores, Saliency.Method.CAP,
-                Math.round(0.8 * before));
+                Math.round(TARGET * before));
+        obdPlan = PrunePlanner.plan(parent.config(), TinyModels.SPARSIFIER, scores, Saliency.Method.OBD,
+                Math.round(TARGET * before));
     }
 
     @AfterAll
@@ -145,27 +147,36 @@ class CapPrunerTest {
     }
 
     @Test
-    void capPlanRemovesOnlyHeadsAndNeuronsInCapsOrderPerLayer() {
+    void capPlanTakesOBDsShareOfEachLayerAndCAPsOrderWithinIt() {
         assertThat(plan.method()).isEqualTo(Saliency.Method.CAP);
-        assertThat(plan.removed()).isNotEmpty()
-                .allMatch(r -> r.group().contains(".head") || r.group().contains(".neuron"));
         assertThat(plan.removed()).anyMatch(r -> r.group().contains(".head"));
-        assertThat(plan.keptBlocks()).hasSize(parent.config().depth());
-        assertThat(plan.flopsAfter()).isLessThanOrEqualTo(Math.round(0.8 * FlopCounter.perImage(parent.config())));
+        assertThat(plan.flopsAfter()).isEqualTo(obdPlan.flopsAfter())
+                .isLessThanOrEqualTo(Math.round(TARGET * FlopCounter.perImage(parent.config())));
+        assertThat(plan.after()).isEqualTo(obdPlan.after());
+        assertThat(plan.keptBlocks()).isEqualTo(obdPlan.keptBlocks());
+        assertThat(plan.keptStem()).isEqualTo(obdPlan.keptStem());
+        // Same counts per layer as OBD, but not the same units: CAP chose them.
+        assertThat(plan.keptNeurons()).isNotEqualTo(obdPlan.keptNeurons());
         // Within a layer the removed units are the first of CAP's order: scores rise along it.
-        for (int b = 0; b < parent.config().depth(); b++) {
-            double maxRemoved = Double.NEGATIVE_INFINITY;
-            double minKept = Double.POSITIVE_INFINITY;
-            for (int j = 0; j < parent.config().blocks().get(b).mlpDim(); j++) {
-                double s = scores.cap().scores()[scores.groups().indexOf(new Group(Group.Kind.NEURON, b, j))];
-                if (plan.keptNeurons().get(b).contains(j)) {
-                    minKept = Math.min(minKept, s);
-                } else {
-                    maxRemoved = Math.max(maxRemoved, s);
-                }
-            }
-            assertThat(maxRemoved).as("block %d", b).isLessThan(minKept);
+        for (int b : plan.keptBlocks()) {
+            BlockConfig bc = parent.config().blocks().get(b);
+            assertPrefix(b, Group.Kind.NEURON, bc.mlpDim(), plan.keptNeurons().get(b));
+            assertPrefix(b, Group.Kind.HEAD, bc.heads(), plan.keptHeads().get(b));
         }
+    }
+
+    private static void assertPrefix(int block, Group.Kind kind, int units, List<Integer> kept) {
+        double maxRemoved = Double.NEGATIVE_INFINITY;
+        double minKept = Double.POSITIVE_INFINITY;
+        for (int j = 0; j < units; j++) {
+            double s = scores.cap().scores()[scores.groups().indexOf(new Group(kind, block, j))];
+            if (kept.contains(j)) {
+                minKept = Math.min(minKept, s);
+            } else {
+                maxRemoved = Math.max(maxRemoved, s);
+            }
+        }
+        assertThat(maxRemoved).as("block %d %s", block, kind).isLessThan(minKept);
     }
 
     @Test

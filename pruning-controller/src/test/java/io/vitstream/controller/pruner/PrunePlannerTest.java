@@ -19,13 +19,18 @@ class PrunePlannerTest {
         double[] t = new double[groups.size()];
         double[] f = new double[groups.size()];
         double[] o = new double[groups.size()];
+        double[] h = new double[groups.size()];
+        double[] cap = new double[groups.size()];
         for (int g = 0; g < groups.size(); g++) {
             double layerScale = Math.pow(10, groups.get(g).block() % 3); // layers on different scales
             t[g] = layerScale * rng.nextDouble();
             f[g] = layerScale * rng.nextDouble() * rng.nextDouble();
             o[g] = layerScale * Math.exp(rng.nextGaussian());
+            h[g] = layerScale * rng.nextGaussian(); // a Hutchinson diagonal may be negative
+            cap[g] = rng.nextDouble();
         }
-        return new SaliencyScores(groups, t, f, o, 1);
+        return new SaliencyScores(groups, t, f, o, 1).withHessian(new SaliencyScores.Hessian(h, 1, 1e-3))
+                .withCap(new SaliencyScores.Cap(cap, null, CapPruner.DEFAULT_DAMPING));
     }
 
     @Test
