@@ -137,13 +137,10 @@ final class BenchAdaptCommand implements Callable<Integer> {
         try (ModelArtifact.Loaded loaded = ModelArtifact.load(model)) {
             test = data.test(loaded.manifest().input().height());
         }
-        List<byte[]> pngs = new ArrayList<>();
-        for (int i = 0; i < test.count(); i++) {
-            pngs.add(test.png(i));
-        }
+        List<byte[]> pngs = LocalServing.pngs(test);
         Map<String, String> worker = Map.of("engine", kind.name().toLowerCase(Locale.ROOT));
         try (LocalServing serving = LocalServing.start(model, 1.0, batch, worker, b -> { })) {
-            await(() -> serving.worker.ready(), Duration.ofMinutes(2), "the worker did not get ready");
+            serving.awaitReady(Duration.ofMinutes(2));
             String version = serving.version;
             double capacity = givenCapacity > 0 ? givenCapacity : measureCapacity(serving, pngs, test, capacityImages, out);
             out.printf(Locale.ROOT, "model %s (%s), engine %s, batch %d, %d lanes, SLO %.0f ms, floor %.2f, dense "
@@ -505,16 +502,5 @@ final class BenchAdaptCommand implements Callable<Integer> {
 
     private static String fmt(double v) {
         return String.format(Locale.ROOT, "%s", v);
-    }
-
-    private static void await(java.util.function.BooleanSupplier condition, Duration timeout, String message)
-            throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new UserError(message + " within " + timeout.toSeconds() + " s");
-            }
-            Thread.sleep(100);
-        }
     }
 }

@@ -100,19 +100,10 @@ final class BenchSoakCommand implements Callable<Integer> {
         try (ModelArtifact.Loaded loaded = ModelArtifact.load(model)) {
             test = data.test(loaded.manifest().input().height());
         }
-        List<byte[]> pngs = new ArrayList<>();
-        for (int i = 0; i < test.count(); i++) {
-            pngs.add(test.png(i));
-        }
+        List<byte[]> pngs = LocalServing.pngs(test);
         Map<String, String> worker = Map.of("engine", engine.kind().resolve().name().toLowerCase(Locale.ROOT));
         try (LocalServing serving = LocalServing.start(model, 1.0, batch, worker, b -> { })) {
-            long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos();
-            while (!serving.worker.ready()) {
-                if (System.nanoTime() > deadline) {
-                    throw new UserError("the worker did not get ready within 2 minutes");
-                }
-                Thread.sleep(100);
-            }
+            serving.awaitReady(Duration.ofMinutes(2));
             double r = rate;
             if (r == 0) {
                 r = 0.8 * BenchAdaptCommand.measureCapacity(serving, pngs, test, 6000, out);

@@ -154,6 +154,26 @@ final class LocalServing implements AutoCloseable {
         return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
     }
 
+    /** Waits until the worker has its model loaded and warm, or fails after {@code timeout}. */
+    void awaitReady(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!worker.ready()) {
+            if (System.nanoTime() > deadline) {
+                throw new UserError("the worker did not get ready within " + timeout.toSeconds() + " s");
+            }
+            Thread.sleep(100);
+        }
+    }
+
+    /** Every image of {@code images} as PNG, in order: what the benchmarks' load generators send. */
+    static List<byte[]> pngs(io.vitstream.data.LabeledImages images) {
+        List<byte[]> out = new java.util.ArrayList<>(images.count());
+        for (int i = 0; i < images.count(); i++) {
+            out.add(images.png(i));
+        }
+        return out;
+    }
+
     /** Stops the controller started by {@link #startController}, if any. */
     void stopController() {
         if (controller != null) {

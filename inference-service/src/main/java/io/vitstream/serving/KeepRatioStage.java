@@ -38,6 +38,7 @@ final class KeepRatioStage {
     private final boolean[] recentAtFloor = new boolean[RECENT_BATCHES];
     private int recentCount;
     private int recentNext;
+    private int recentAtFloorCount; // true entries of recentAtFloor, kept as they enter and leave the ring
     // Efficiency: predicted lane time of the batches submitted in a window where every batch found a full batch
     // waiting behind it, over the lane time the window had. Below 1 when decoding, commits or other processes on the
     // cores hold the lanes back.
@@ -114,14 +115,12 @@ final class KeepRatioStage {
         }
         oldestWaitMs = ageMs;
         lastRatio = c.keepRatio();
-        recentAtFloor[recentNext] = !bounds.fixed() && c.keepRatio() <= floor + 1e-9;
+        boolean atFloor = !bounds.fixed() && c.keepRatio() <= floor + 1e-9;
+        recentAtFloorCount += (atFloor ? 1 : 0) - (recentAtFloor[recentNext] ? 1 : 0); // the oldest leaves
+        recentAtFloor[recentNext] = atFloor;
         recentNext = (recentNext + 1) % RECENT_BATCHES;
         recentCount = Math.min(RECENT_BATCHES, recentCount + 1);
-        int atFloor = 0;
-        for (int i = 0; i < recentCount; i++) {
-            atFloor += recentAtFloor[i] ? 1 : 0;
-        }
-        atFloorShare = (double) atFloor / recentCount;
+        atFloorShare = (double) recentAtFloorCount / recentCount;
         metrics.keepChosen(c.keepRatio(), c.reason().wire());
         return c;
     }

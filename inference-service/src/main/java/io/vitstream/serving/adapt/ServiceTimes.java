@@ -36,7 +36,8 @@ public final class ServiceTimes {
         double perImage = ms / batch;
         String k = key(keepRatio);
         int b = bucket(batch);
-        Double seed = seeds.getOrDefault(k, new TreeMap<>()).get(b);
+        TreeMap<Integer, Double> ratioSeeds = seeds.get(k);
+        Double seed = ratioSeeds == null ? null : ratioSeeds.get(b);
         if (seed != null && seed > 0) {
             double factor = perImage / seed;
             slowdown += ALPHA * (factor - slowdown);
