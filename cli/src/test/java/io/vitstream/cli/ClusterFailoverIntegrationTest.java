@@ -87,8 +87,8 @@ class ClusterFailoverIntegrationTest {
             TestModels.publish(broker, model, keys);
             TestModels.activate(broker, "v1", 1.0);
             SimpleMeterRegistry workerMeters = new SimpleMeterRegistry();
-            InferenceWorker worker = InferenceWorker.create(WorkerConfig.parse(TestModels.workerSettings(broker,
-                    WORKER, keyDir.resolve(ModelSigning.PUBLIC_KEY_FILE))), workerMeters);
+            InferenceWorker worker = InferenceWorker.create(WorkerConfig.parse(shortTransactions(TestModels.workerSettings(broker,
+                    WORKER, keyDir.resolve(ModelSigning.PUBLIC_KEY_FILE)))), workerMeters);
             Thread loop = new Thread(worker, "cluster-worker");
             loop.setDaemon(true);
             loop.start();
@@ -170,8 +170,10 @@ class ClusterFailoverIntegrationTest {
                         victim.logTail(20)).hasSize(5 + IMAGES);
                 assertThat(seen.values()).as("exactly one prediction per input").containsOnly(1);
                 assertThat(worker.status().health()).isEqualTo("serving");
-                System.out.printf("worker transactions aborted and their inputs read again: %.0f%n", workerMeters
-                        .find("inference.transactions.aborted").counters().stream().mapToDouble(c -> c.count()).sum());
+                System.out.printf("worker transactions aborted and their inputs read again: %.0f; producers replaced:"
+                        + " %.0f%n", workerMeters.find("inference.transactions.aborted").counters().stream()
+                        .mapToDouble(c -> c.count()).sum(), workerMeters.find("inference.producer.replaced").counters()
+                        .stream().mapToDouble(c -> c.count()).sum());
 
                 // The controller carries on: writes with one node down, state read back by a fresh reader.
                 controller.setPolicy(Json.MAPPER.readTree("{\"accuracy_floor\": 0.07}"), "test");
@@ -200,6 +202,15 @@ class ClusterFailoverIntegrationTest {
                 loop.join(30_000);
             }
         }
+    }
+
+    /**
+     * Transactions time out (2 s) before the coordinator moves (5-9 s): one open at the kill is aborted by the new
+     * coordinator, which fences the worker's producer, and the worker must carry on with a new one (it used to stop).
+     */
+    private static Map<String, String> shortTransactions(Map<String, String> s) {
+        s.put("kafka.transaction.timeout.ms", "2000");
+        return s;
     }
 
     /** The controller with nothing about replication: the cluster's defaults (3, min ISR 2) apply. */

@@ -87,7 +87,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         this.keep = new KeepRatioStage(config.adaptiveKeep(), config.batchMaxSize(), laneCount, metrics);
         this.decoder = new Decoder(config.inputMaxBytes(), config.inputMaxPixels(), metrics);
         this.lanes = new InferenceLanes(config.workerId(), laneCount, teacher, config.teacherSampleShare(), metrics);
-        this.committer = new TransactionalCommitter(WorkerClients.producer(config, common), consumer, lanes, collector,
+        this.committer = new TransactionalCommitter(() -> WorkerClients.producer(config, common), consumer, lanes, collector,
                 new PredictionBuilder(config.topK(), config.workerId()), metrics);
         new KafkaClientMetrics(consumer).bindTo(registry); // consumer lag and fetch rates
         metrics.keepRatioFrom(this::keepRatioNow);
@@ -258,7 +258,8 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
             finished.countDown();
             return;
         } catch (ProducerFencedException | InvalidProducerEpochException e) {
-            log.error("worker {} was fenced by a newer instance with the same id; stopping", config.workerId());
+            log.error("worker {} was fenced {} times within a minute: another worker runs under the same id; stopping",
+                    config.workerId(), TransactionalCommitter.MAX_FENCES);
         } catch (RuntimeException e) {
             log.error("worker {} stopped by an unexpected error", config.workerId(), e);
             throw e;

@@ -16,6 +16,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -27,6 +28,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.InvalidProducerEpochException;
 import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.slf4j.Logger;
@@ -37,11 +39,28 @@ import org.slf4j.LoggerFactory;
  * offsets in the same Kafka transaction ({@code sendOffsetsToTransaction}), strictly in consumption order. An aborted
  * transaction drops every uncommitted batch and rewinds the consumer to the committed offsets, so each input is
  * answered exactly once for read_committed readers. Owns the transactional producer; runs on the loop thread.
+ *
+ * <p>Errors, as the {@code KafkaProducer} javadoc sorts them: an abortable one (a rebalance, a broker hiccup, an
+ * {@link InvalidProducerEpochException} after the coordinator timed the transaction out) aborts and re-reads; a commit
+ * that times out is retried, as that javadoc allows. A producer fenced under this worker's own transactional id, or
+ * left in a state it cannot abort from, is replaced by a new one under the same id, as Kafka Streams does: most often
+ * the fence is the transaction coordinator's own (a transaction that outlived {@code transaction.timeout.ms} while a
+ * broker failed over), and the consumer group's generation, which every offset commit carries, keeps a true zombie
+ * from committing. A worker fenced again and again (another live process under the same id) stops.
  */
 final class TransactionalCommitter implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TransactionalCommitter.class);
 
-    private final KafkaProducer<String, byte[]> producer;
+    /** Fences within {@link #FENCE_WINDOW_NANOS} after which the worker stops: another process holds its id. */
+    static final int MAX_FENCES = 5;
+    private static final long FENCE_WINDOW_NANOS = 60_000_000_000L;
+    /** commitTransaction() calls that time out (each after max.block.ms) before the producer is replaced. */
+    private static final int COMMIT_TRIES = 3;
+
+    private final Supplier<KafkaProducer<String, byte[]>> producers;
+    private KafkaProducer<String, byte[]> producer;
+    private final long[] fences = new long[MAX_FENCES];
+    private int fenceCount;
     private final KafkaConsumer<String, byte[]> consumer;
     private final InferenceLanes lanes;
     private final BatchCollector collector;
@@ -59,9 +78,11 @@ final class TransactionalCommitter implements AutoCloseable {
     /** A prediction sent in the open transaction, with what its metrics need once it is committed. */
     private record Sent(Prediction prediction, double keepRatio, int tokens, long flops) {}
 
-    TransactionalCommitter(KafkaProducer<String, byte[]> producer, KafkaConsumer<String, byte[]> consumer,
+    /** {@code producers} makes the transactional producer, the first now and a replacement after a fence. */
+    TransactionalCommitter(Supplier<KafkaProducer<String, byte[]>> producers, KafkaConsumer<String, byte[]> consumer,
             InferenceLanes lanes, BatchCollector collector, PredictionBuilder predictions, WorkerMetrics metrics) {
-        this.producer = producer;
+        this.producers = producers;
+        this.producer = producers.get();
         this.consumer = consumer;
         this.lanes = lanes;
         this.collector = collector;
@@ -69,9 +90,20 @@ final class TransactionalCommitter implements AutoCloseable {
         this.metrics = metrics;
     }
 
-    /** Fences an earlier incarnation with the same transactional id and aborts its open transaction. */
+    /**
+     * Fences an earlier incarnation with the same transactional id and aborts its open transaction; retried while
+     * the transaction coordinator is unreachable (each try blocks up to {@code max.block.ms}).
+     */
     void initTransactions() {
-        producer.initTransactions();
+        while (true) {
+            try {
+                producer.initTransactions();
+                return;
+            } catch (TimeoutException e) {
+                log.warn("initTransactions timed out, the transaction coordinator is unreachable; trying again: {}",
+                        e.getMessage());
+            }
+        }
     }
 
     /**
@@ -155,15 +187,33 @@ final class TransactionalCommitter implements AutoCloseable {
                 throw new SimulatedCrash();
             }
             phaseStart = phaseDone(Phase.PRODUCE, phaseStart);
-            producer.commitTransaction();
+            commitTransaction();
             phaseDone(Phase.COMMIT, phaseStart);
-        } catch (ProducerFencedException | InvalidProducerEpochException | AuthorizationException | SimulatedCrash e) {
-            throw e; // fatal for this producer
+        } catch (AuthorizationException | SimulatedCrash e) {
+            throw e; // fatal: no new producer would be allowed either
+        } catch (ProducerFencedException e) {
+            // Fenced under our own id: by the coordinator after a transaction timeout, or by another live process.
+            fenced(e);
+            metrics.aborted(e.getClass().getSimpleName());
+            replaceProducer(e);
+            return false;
         } catch (KafkaException e) {
-            // Rebalance in between, broker hiccup: nothing of these batches is visible; read them again from the commit.
+            // Rebalance in between, broker hiccup, a transaction the coordinator timed out (InvalidProducerEpoch):
+            // nothing of these batches is visible; read them again from the commit.
             log.warn("transaction aborted, re-reading the uncommitted batches: {}", e.toString());
             metrics.aborted(e.getClass().getSimpleName());
-            producer.abortTransaction();
+            try {
+                producer.abortTransaction();
+            } catch (ProducerFencedException f) {
+                fenced(f);
+                replaceProducer(f);
+                return false;
+            } catch (AuthorizationException f) {
+                throw f;
+            } catch (KafkaException f) {
+                replaceProducer(f); // a state abortTransaction() cannot leave (a fatal error, a commit left pending)
+                return false;
+            }
             discardUncommitted();
             return false;
         }
@@ -183,6 +233,54 @@ final class TransactionalCommitter implements AutoCloseable {
                     x.flops());
         }
         return true;
+    }
+
+    /** commitTransaction(), tried again after a timeout (it resumes the same commit); the last timeout propagates. */
+    private void commitTransaction() {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                producer.commitTransaction();
+                return;
+            } catch (TimeoutException e) {
+                if (attempt == COMMIT_TRIES) {
+                    throw e;
+                }
+                log.warn("commitTransaction timed out (try {} of {}); trying again: {}", attempt, COMMIT_TRIES,
+                        e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Counts a fence; the {@link #MAX_FENCES}th within a minute rethrows it: another live worker holds this id, and
+     * fencing each other in turn would serve nothing.
+     */
+    private void fenced(ProducerFencedException e) {
+        long now = System.nanoTime();
+        long oldest = fences[fenceCount % MAX_FENCES];
+        fences[fenceCount % MAX_FENCES] = now;
+        fenceCount++;
+        if (fenceCount >= MAX_FENCES && now - oldest < FENCE_WINDOW_NANOS) {
+            throw e;
+        }
+    }
+
+    /**
+     * Drops the uncommitted work, closes the producer without waiting and makes a new one under the same
+     * transactional id: its initTransactions() aborts whatever the old one left open.
+     */
+    private void replaceProducer(KafkaException cause) {
+        log.warn("transactional producer unusable ({}); replacing it under the same id and re-reading the uncommitted"
+                + " batches", cause.toString());
+        metrics.producerReplaced();
+        try {
+            producer.close(Duration.ZERO);
+        } catch (RuntimeException e) {
+            log.debug("closing the old producer: {}", e.toString());
+        }
+        producer = producers.get();
+        initTransactions();
+        discardUncommitted();
     }
 
     /** After an abort: waits for the lanes, forgets every uncommitted record and seeks back to the committed offsets. */

@@ -165,6 +165,11 @@ public final class WorkerMetrics implements MeterBinder {
         rejected.incrementAndGet();
     }
 
+    /** The transactional producer was replaced under the same id (fenced by the coordinator, or unusable). */
+    public void producerReplaced() {
+        Counter.builder("inference.producer.replaced").register(registry()).increment();
+    }
+
     public void aborted(String cause) {
         Counter.builder("inference.transactions.aborted").tag("cause", cause).register(registry()).increment();
     }
