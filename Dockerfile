@@ -8,6 +8,7 @@ FROM maven:3.9-eclipse-temurin-17 AS build
 WORKDIR /src
 COPY pom.xml ./
 COPY common/ common/
+COPY test-kit/ test-kit/
 COPY inference-service/ inference-service/
 COPY pruning-controller/ pruning-controller/
 COPY cli/ cli/

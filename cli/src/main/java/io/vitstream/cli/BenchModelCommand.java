@@ -5,7 +5,7 @@ import ai.onnxruntime.OrtEnvironment;
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.engine.EngineKind;
-import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.model.KeepPolicy;
 import io.vitstream.util.Json;
 import io.vitstream.util.UserError;
 import java.io.PrintWriter;
@@ -18,9 +18,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code vitstream bench model}: images/s of a model at several batch sizes on each engine, its achieved GFLOP/s, and

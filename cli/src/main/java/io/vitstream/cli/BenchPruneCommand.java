@@ -1,6 +1,5 @@
 package io.vitstream.cli;
 
-import io.vitstream.util.FileTrees;
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.controller.pruner.CapPruner;
 import io.vitstream.controller.pruner.PruneJob;
@@ -14,9 +13,10 @@ import io.vitstream.controller.pruner.SaliencyScores;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.engine.EngineKind;
 import io.vitstream.evaluation.Evaluator;
+import io.vitstream.model.KeepPolicy;
 import io.vitstream.model.VitModel;
-import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.sparsity.SparseForward;
+import io.vitstream.util.FileTrees;
 import io.vitstream.util.UserError;
 import java.awt.Color;
 import java.io.PrintWriter;

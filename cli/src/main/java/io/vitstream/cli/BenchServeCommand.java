@@ -5,10 +5,10 @@ import io.vitstream.data.LabeledImages;
 import io.vitstream.engine.EngineKind;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
+import io.vitstream.model.KeepPolicy;
 import io.vitstream.model.VitModel;
-import io.vitstream.serving.WorkerMetrics;
 import io.vitstream.serving.WorkerMetrics.Phase;
-import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.serving.WorkerMetrics;
 import io.vitstream.util.UserError;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -25,9 +25,9 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code vitstream bench serve}: end-to-end images/s and latency through the broker against the model-only images/s

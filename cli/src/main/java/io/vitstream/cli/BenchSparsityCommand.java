@@ -4,11 +4,11 @@ import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.engine.EngineKind;
 import io.vitstream.evaluation.Evaluator;
+import io.vitstream.model.KeepPolicy;
+import io.vitstream.model.SparsifierConfig;
 import io.vitstream.model.VitConfig;
-import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.sparsity.MergeSchedule;
 import io.vitstream.sparsity.SparseForward;
-import io.vitstream.sparsity.SparsifierConfig;
 import io.vitstream.util.UserError;
 import java.awt.Color;
 import java.io.PrintWriter;
@@ -22,9 +22,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code vitstream bench sparsity}: accuracy, FLOPs and images/s across keep ratios for the learned predictors, the

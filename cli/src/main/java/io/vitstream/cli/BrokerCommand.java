@@ -1,7 +1,7 @@
 package io.vitstream.cli;
 
-import io.vitstream.kafka.KafkaCluster;
 import io.vitstream.kafka.Replication;
+import io.vitstream.testkit.KafkaCluster;
 import io.vitstream.util.UserError;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;

@@ -2,9 +2,9 @@ package io.vitstream.cli;
 
 import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
-import io.vitstream.engine.EngineKind;
 import io.vitstream.controller.Controller;
 import io.vitstream.data.LabeledImages;
+import io.vitstream.engine.EngineKind;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
 import io.vitstream.util.UserError;
@@ -27,9 +27,9 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code vitstream demo}: the whole serving path on one machine with nothing installed. Starts a real single-node
@@ -114,7 +114,7 @@ final class DemoCommand implements Callable<Integer> {
             throw new UserError("--duration-s must be at least 10, got " + durationSeconds);
         }
         for (double r : ratios) {
-            new io.vitstream.sparsity.KeepPolicy(r, io.vitstream.sparsity.KeepPolicy.Method.LEARNED, false);
+            new io.vitstream.model.KeepPolicy(r, io.vitstream.model.KeepPolicy.Method.LEARNED, false);
         }
         EngineKind engineKind = engine.kind();
         Path home = Path.of(System.getProperty("vitstream.home", "."));

@@ -1,7 +1,7 @@
 package io.vitstream.cli;
 
 import io.vitstream.controller.Controller;
-import io.vitstream.controller.Views;
+import io.vitstream.controller.admin.Views;
 import io.vitstream.controller.job.JobStatus;
 import io.vitstream.controller.policy.FleetLoad;
 import io.vitstream.controller.policy.KeepMode;

@@ -1,16 +1,16 @@
 package io.vitstream.cli;
 
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.data.LabeledImages;
 import io.vitstream.engine.EngineOptions;
 import io.vitstream.engine.InferenceEngine;
-import io.vitstream.data.LabeledImages;
 import io.vitstream.evaluation.EvalResult;
 import io.vitstream.evaluation.Evaluator;
+import io.vitstream.model.KeepPolicy;
+import io.vitstream.model.SparsifierConfig;
 import io.vitstream.model.VitConfig;
-import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.sparsity.MergeSchedule;
 import io.vitstream.sparsity.SparseForward;
-import io.vitstream.sparsity.SparsifierConfig;
 import io.vitstream.util.Json;
 import io.vitstream.util.UserError;
 import java.io.PrintWriter;
@@ -22,9 +22,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code vitstream evaluate}: accuracy, per-class accuracy, confusion matrix and throughput of a model artifact. */
 @Command(name = "evaluate", mixinStandardHelpOptions = true,

@@ -1,6 +1,5 @@
 package io.vitstream.cli;
 
-import io.vitstream.util.FileTrees;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vitstream.artifact.ModelArtifact;
@@ -8,7 +7,6 @@ import io.vitstream.controller.Controller;
 import io.vitstream.controller.ControllerConfig;
 import io.vitstream.controller.job.PruneRunner;
 import io.vitstream.kafka.ControlMessage;
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.ModelRecords;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Publisher;
@@ -16,6 +14,8 @@ import io.vitstream.serving.HttpEndpoints;
 import io.vitstream.serving.InferenceWorker;
 import io.vitstream.serving.WorkerConfig;
 import io.vitstream.signing.ModelSigning;
+import io.vitstream.testkit.KafkaBroker;
+import io.vitstream.util.FileTrees;
 import io.vitstream.util.UserError;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -5,7 +5,7 @@ import io.vitstream.data.InputSpec;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.engine.EngineKind;
 import io.vitstream.engine.InferenceEngine;
-import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.model.KeepPolicy;
 import io.vitstream.util.UserError;
 import java.util.ArrayList;
 import java.util.List;

@@ -6,11 +6,11 @@ import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.FashionMnist;
 import io.vitstream.data.InputSpec;
+import io.vitstream.model.KeepPolicy;
+import io.vitstream.model.SparsifierConfig;
 import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
-import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.sparsity.MergeSchedule;
-import io.vitstream.sparsity.SparsifierConfig;
 import io.vitstream.util.Seeds;
 import java.awt.image.BufferedImage;
 import java.io.PrintWriter;
@@ -20,10 +20,12 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The benchmark commands run end to end on tiny real models and print their tables (speed is not asserted). */
+@Tag("integration")
 class BenchCommandsTest {
     @TempDir
     Path tmp;

@@ -12,15 +12,15 @@ import io.vitstream.controller.state.ClusterFollower;
 import io.vitstream.controller.state.ControllerTopics;
 import io.vitstream.data.FashionMnist;
 import io.vitstream.data.LabeledImages;
-import io.vitstream.kafka.KafkaCluster;
 import io.vitstream.kafka.Labels;
 import io.vitstream.kafka.Topics;
 import io.vitstream.serving.InferenceWorker;
 import io.vitstream.serving.WorkerConfig;
 import io.vitstream.signing.ModelSigning;
-import io.vitstream.testing.TestBroker;
 import io.vitstream.testing.TestData;
-import io.vitstream.testing.TestModels;
+import io.vitstream.testkit.KafkaCluster;
+import io.vitstream.testkit.TestBroker;
+import io.vitstream.testkit.TestModels;
 import io.vitstream.util.Json;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -48,6 +48,7 @@ import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -136,12 +137,8 @@ class ClusterFailoverIntegrationTest {
                         victim.kill(); // SIGKILL: no controlled shutdown, its leaderships still its own
                         killedAt = System.nanoTime();
                         coordinatorMoved = CompletableFuture.supplyAsync(() -> {
-                            try {
-                                await("the transaction coordinator moved off " + victim, () -> cluster
-                                        .transactionCoordinator("vitstream-worker-" + WORKER).id() != victim.id(), 90);
-                            } catch (InterruptedException e) {
-                                throw new IllegalStateException(e);
-                            }
+                            await("the transaction coordinator moved off " + victim, () -> cluster
+                                    .transactionCoordinator("vitstream-worker-" + WORKER).id() != victim.id(), 90);
                             return System.nanoTime();
                         });
                     }
@@ -257,21 +254,8 @@ class ClusterFailoverIntegrationTest {
     }
 
     /** Polls {@code condition} until it holds; one that throws (the cluster still electing) counts as not yet. */
-    private static void await(String what, BooleanSupplier condition, int seconds) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + seconds * 1000L;
-        RuntimeException last = null;
-        while (true) {
-            try {
-                if (condition.getAsBoolean()) {
-                    return;
-                }
-            } catch (RuntimeException e) {
-                last = e;
-            }
-            if (System.currentTimeMillis() > deadline) {
-                throw new AssertionError("timed out after " + seconds + " s waiting for " + what, last);
-            }
-            Thread.sleep(200);
-        }
+    private static void await(String what, BooleanSupplier condition, int seconds) {
+        Awaitility.await(what).atMost(Duration.ofSeconds(seconds)).pollInterval(Duration.ofMillis(200))
+                .ignoreExceptions().until(condition::getAsBoolean);
     }
 }

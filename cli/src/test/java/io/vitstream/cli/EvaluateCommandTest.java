@@ -4,12 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.vitstream.model.FlopCounter;
+import io.vitstream.model.KeepPolicy;
+import io.vitstream.model.SparsifierConfig;
 import io.vitstream.model.VitConfig;
-import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.sparsity.MergeSchedule;
-import io.vitstream.sparsity.SparsifierConfig;
 import io.vitstream.testing.TestData;
-import io.vitstream.testing.TestModels;
+import io.vitstream.testkit.TestModels;
 import io.vitstream.util.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;

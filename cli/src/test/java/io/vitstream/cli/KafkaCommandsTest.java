@@ -11,7 +11,7 @@ import io.vitstream.kafka.Topics;
 import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
 import io.vitstream.signing.ModelSigning;
-import io.vitstream.testing.TestBroker;
+import io.vitstream.testkit.TestBroker;
 import java.awt.image.BufferedImage;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -10,10 +10,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The whole prune job through the CLI on the committed sparse model, kept short (small calibration and data). */
+@Tag("integration")
 class PruneCommandTest {
     @TempDir
     Path tmp;

@@ -2,8 +2,8 @@ package io.vitstream.artifact;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.vitstream.data.InputSpec;
+import io.vitstream.model.SparsifierConfig;
 import io.vitstream.model.VitConfig;
-import io.vitstream.sparsity.SparsifierConfig;
 import java.util.List;
 import java.util.Map;
 

@@ -1,6 +1,6 @@
 package io.vitstream.engine;
 
-import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.model.KeepPolicy;
 
 /**
  * What runs a model's forward pass outside training: logits for a batch of normalised pixels at a keep policy. Two

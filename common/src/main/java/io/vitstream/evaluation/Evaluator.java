@@ -4,8 +4,8 @@ import io.vitstream.data.InputSpec;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.engine.InferenceEngine;
 import io.vitstream.engine.pytorch.PyTorchEngine;
+import io.vitstream.model.KeepPolicy;
 import io.vitstream.model.VitModel;
-import io.vitstream.sparsity.KeepPolicy;
 
 /** Top-1 accuracy, confusion matrix and throughput of a model over a labelled set, in fixed-size batches. */
 public final class Evaluator {

@@ -10,9 +10,6 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import io.vitstream.sparsity.SparseForward;
-import io.vitstream.sparsity.SparsifierConfig;
-import io.vitstream.sparsity.TokenPredictor;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -82,11 +79,7 @@ public final class VisionTransformer extends AbstractBlock {
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         if (training && sparseTraining) {
-            SparseForward.TrainOutput out = SparseForward.train(this, ps, inputs.singletonOrThrow(), sparseTrainingRatio,
-                    true, null);
-            NDList list = new NDList(out.logits(), out.tokens());
-            list.addAll(out.stagePolicies());
-            return list;
+            return SparsePath.installed().train(this, ps, inputs.singletonOrThrow(), sparseTrainingRatio);
         }
         return new NDList(classify(ps, denseTokens(ps, inputs.singletonOrThrow(), training), training));
     }

@@ -13,9 +13,6 @@ import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.TruncatedNormalInitializer;
 import ai.djl.training.initializer.XavierInitializer;
 import ai.djl.util.Pair;
-import io.vitstream.sparsity.KeepPolicy;
-import io.vitstream.sparsity.SparseForward;
-import io.vitstream.sparsity.SparsifierConfig;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -182,7 +179,7 @@ public final class VitModel implements AutoCloseable {
     }
 
     /**
-     * Logits with dynamic token sparsification at {@code policy} (see {@link SparseForward#infer}).
+     * Logits with dynamic token sparsification at {@code policy} (the sparsifier's forward pass, through {@link SparsePath}).
      *
      * @param pixels B * C * H * W floats, already normalised
      * @return (B, K) logits
@@ -190,7 +187,7 @@ public final class VitModel implements AutoCloseable {
     public float[][] logits(float[] pixels, int batch, KeepPolicy policy) {
         VitConfig c = config();
         return inference(pixels, batch, (ps, x) -> {
-            float[] flat = SparseForward.infer(network, ps, x, policy).toFloatArray();
+            float[] flat = SparsePath.installed().infer(network, ps, x, policy).toFloatArray();
             float[][] rows = new float[batch][c.numClasses()];
             for (int i = 0; i < batch; i++) {
                 System.arraycopy(flat, i * c.numClasses(), rows[i], 0, c.numClasses());

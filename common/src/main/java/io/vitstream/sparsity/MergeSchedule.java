@@ -1,6 +1,8 @@
 package io.vitstream.sparsity;
 
 import io.vitstream.model.FlopCounter;
+import io.vitstream.model.KeepPolicy;
+import io.vitstream.model.SparsifierConfig;
 import io.vitstream.model.VitConfig;
 import java.util.Arrays;
 import java.util.List;

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.ParameterStore;
+import io.vitstream.model.KeepPolicy;
 import io.vitstream.model.TransformerBlock;
 import io.vitstream.model.VisionTransformer;
 import io.vitstream.model.VitConfig;

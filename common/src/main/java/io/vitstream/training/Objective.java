@@ -2,7 +2,7 @@ package io.vitstream.training;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import io.vitstream.sparsity.KeepPolicy;
+import io.vitstream.model.KeepPolicy;
 import java.util.Random;
 
 /** What a training step minimises; {@link VitTrainer} runs the loop, the objective supplies the loss. */

@@ -8,9 +8,11 @@ import io.vitstream.evaluation.EvalResult;
 import io.vitstream.evaluation.Evaluator;
 import io.vitstream.model.FlopCounter;
 import io.vitstream.testing.TestData;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** The committed dense base model: loads, verifies, and keeps its accuracy on the full 10,000-image test set. */
+@Tag("integration")
 class BaseModelTest {
     @Test
     void committedBaseModelScoresAtLeast91PercentOnTheFullTestSet() {

@@ -3,8 +3,6 @@ package io.vitstream.model;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.pytorch.jni.JniUtils;
-import io.vitstream.sparsity.KeepPolicy;
-import io.vitstream.testing.TestModels;
 import io.vitstream.util.Seeds;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,10 +16,13 @@ import org.junit.jupiter.api.Test;
  * give exactly what it gives alone, and leave its thread's autograd mode as it found it (off inside the call).
  */
 class ConcurrentForwardTest {
+    /** The test kit's tiny model (io.vitstream.testkit.TestModels.TINY; common cannot depend on the kit). */
+    private static final VitConfig TINY = VitConfig.uniform(28, 1, 7, 0, 16, 2, 2, 32, 10);
+
     @Test
     void forwardPassesSideBySideEqualTheSameCallsOneAtATime() throws Exception {
         Seeds.seedAll(3);
-        try (VitModel model = VitModel.create(TestModels.TINY)) {
+        try (VitModel model = VitModel.create(TINY)) {
             int batch = 5;
             List<float[]> inputs = new ArrayList<>();
             for (int k = 0; k < 6; k++) {
@@ -56,7 +57,7 @@ class ConcurrentForwardTest {
     @Test
     void leavesTheCallersAutogradModeAsItWas() throws Exception {
         Seeds.seedAll(4);
-        try (VitModel model = VitModel.create(TestModels.TINY)) {
+        try (VitModel model = VitModel.create(TINY)) {
             float[] x = new float[2 * 28 * 28];
             for (boolean mode : new boolean[] {true, false}) {
                 boolean[] after = new boolean[1];

@@ -11,18 +11,23 @@ import io.vitstream.data.FashionMnist;
 import io.vitstream.data.InputSpec;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.evaluation.Evaluator;
+import io.vitstream.model.KeepPolicy;
+import io.vitstream.model.SparsifierConfig;
 import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
 import io.vitstream.testing.TestData;
+import io.vitstream.training.DynamicVitObjective;
 import io.vitstream.training.TrainOptions;
 import io.vitstream.training.VitTrainer;
 import io.vitstream.util.Seeds;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.IntStream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** DynamicViT fine-tuning on real data: the predictors learn to follow the requested ratio, accuracy holds. */
+@Tag("integration")
 class DynamicVitTrainingTest {
     @Test
     void sparseFineTuningLearnsRatioConditionedPredictors() {

@@ -10,6 +10,8 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import io.vitstream.model.BlockConfig;
 import io.vitstream.model.FlopCounter;
+import io.vitstream.model.KeepPolicy;
+import io.vitstream.model.SparsifierConfig;
 import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
 import io.vitstream.util.Seeds;

@@ -9,6 +9,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import io.vitstream.model.Attention;
+import io.vitstream.model.KeepPolicy;
 import io.vitstream.model.TransformerBlock;
 import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;

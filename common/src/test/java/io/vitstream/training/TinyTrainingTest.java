@@ -13,9 +13,11 @@ import io.vitstream.testing.TestData;
 import io.vitstream.util.Seeds;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /** A tiny ViT learns Fashion-MNIST: a few hundred AdamW steps on a 4,000-image subset. */
+@Tag("integration")
 class TinyTrainingTest {
     @Test
     void tinyVitLearnsWellAboveChanceAndLossFalls() {

@@ -2,8 +2,8 @@ package io.vitstream.serving;
 
 import io.vitstream.engine.EngineKind;
 import io.vitstream.engine.EngineOptions;
+import io.vitstream.model.KeepPolicy;
 import io.vitstream.serving.adapt.KeepChooser;
-import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.util.Settings;
 import java.io.IOException;
 import java.nio.file.Path;

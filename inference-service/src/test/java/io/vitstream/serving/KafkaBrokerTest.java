@@ -2,8 +2,8 @@ package io.vitstream.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.vitstream.kafka.KafkaBroker;
 import io.vitstream.kafka.Topics;
+import io.vitstream.testkit.KafkaBroker;
 import java.util.Map;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.TopicDescription;

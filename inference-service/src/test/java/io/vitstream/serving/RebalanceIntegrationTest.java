@@ -7,7 +7,7 @@ import io.vitstream.kafka.Topics;
 import io.vitstream.serving.TestKafka.Image;
 import io.vitstream.serving.TestKafka.RunningWorker;
 import io.vitstream.signing.ModelSigning;
-import io.vitstream.testing.TestBroker;
+import io.vitstream.testkit.TestBroker;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Duration;

@@ -15,7 +15,7 @@ import io.vitstream.serving.TestKafka.RunningWorker;
 import io.vitstream.serving.decode.ImageDecoder;
 import io.vitstream.serving.decode.RejectReason;
 import io.vitstream.signing.ModelSigning;
-import io.vitstream.testing.TestBroker;
+import io.vitstream.testkit.TestBroker;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

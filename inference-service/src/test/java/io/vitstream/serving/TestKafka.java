@@ -3,8 +3,8 @@ package io.vitstream.serving;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.vitstream.model.VitConfig;
 import io.vitstream.signing.ModelSigning;
-import io.vitstream.testing.TestBroker;
-import io.vitstream.testing.TestModels;
+import io.vitstream.testkit.TestBroker;
+import io.vitstream.testkit.TestModels;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -25,6 +25,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.awaitility.Awaitility;
 
 /** Test plumbing around a real broker: tiny real models, signed publication, workers in threads, topic readers. */
 final class TestKafka {
@@ -136,14 +137,8 @@ final class TestKafka {
         return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
     }
 
-    static void await(String what, java.util.function.BooleanSupplier condition, Duration timeout)
-            throws InterruptedException {
-        long deadline = System.currentTimeMillis() + timeout.toMillis();
-        while (!condition.getAsBoolean()) {
-            if (System.currentTimeMillis() > deadline) {
-                throw new AssertionError("timed out waiting for " + what);
-            }
-            Thread.sleep(50);
-        }
+    /** Polls {@code condition} (Awaitility) until it holds; fails naming {@code what} after {@code timeout}. */
+    static void await(String what, java.util.function.BooleanSupplier condition, Duration timeout) {
+        Awaitility.await(what).atMost(timeout).pollInterval(Duration.ofMillis(50)).until(condition::getAsBoolean);
     }
 }

@@ -37,7 +37,7 @@ class WorkerConfigTest {
         assertThat(WorkerConfig.parse(base).tokenReducer()).as("auto").isNull();
         java.util.Map<String, String> tome = new java.util.HashMap<>(base);
         tome.put("token.reducer", "tome");
-        assertThat(WorkerConfig.parse(tome).tokenReducer()).isEqualTo(io.vitstream.sparsity.KeepPolicy.Method.TOME);
+        assertThat(WorkerConfig.parse(tome).tokenReducer()).isEqualTo(io.vitstream.model.KeepPolicy.Method.TOME);
         java.util.Map<String, String> bad = new java.util.HashMap<>(base);
         bad.put("token.reducer", "merge");
         assertThatThrownBy(() -> WorkerConfig.parse(bad)).isInstanceOf(UserError.class)

@@ -2,6 +2,9 @@ package io.vitstream.controller;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vitstream.controller.admin.AdminOps;
+import io.vitstream.controller.admin.Views;
+import io.vitstream.controller.error.ControllerException;
 import io.vitstream.controller.job.JobStatus;
 import io.vitstream.controller.policy.Action;
 import io.vitstream.controller.policy.Decision;

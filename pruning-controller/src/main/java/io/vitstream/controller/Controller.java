@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vitstream.controller.admin.AdminOps;
+import io.vitstream.controller.admin.Views;
 import io.vitstream.controller.http.AdminServer;
 import io.vitstream.controller.job.JobManager;
 import io.vitstream.controller.job.JobStatus;

@@ -1,5 +1,6 @@
 package io.vitstream.controller;
 
+import io.vitstream.controller.error.ControllerException;
 import io.vitstream.controller.job.JobStatus;
 import io.vitstream.controller.policy.Action;
 import io.vitstream.controller.policy.Decision;

@@ -1,5 +1,6 @@
 package io.vitstream.controller;
 
+import io.vitstream.controller.admin.Views;
 import io.vitstream.controller.rollout.RolloutState;
 import io.vitstream.controller.state.ControllerTopics;
 import io.vitstream.controller.state.StateStore;

@@ -14,8 +14,8 @@ import io.vitstream.controller.state.KafkaControlPlane;
 import io.vitstream.controller.stream.MetricsView;
 import io.vitstream.kafka.ControlMessage;
 import io.vitstream.signing.ModelSigning;
-import io.vitstream.testing.TestBroker;
-import io.vitstream.testing.TestModels;
+import io.vitstream.testkit.TestBroker;
+import io.vitstream.testkit.TestModels;
 import io.vitstream.util.Json;
 import io.vitstream.util.UserError;
 import java.net.URI;
@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -211,19 +212,15 @@ class AdminApiTest {
                 HttpResponse<String> second = call("POST", "/prune", TOKEN, "{\"target_flops_ratio\": 0.5}");
                 assertThat(second.statusCode()).isEqualTo(409);
                 assertThat(json(second).get("error").asText()).contains("is running; one job at a time");
-                long deadline = System.currentTimeMillis() + 60_000;
-                while (!"saliency".equals(controller.job().phase()) && System.currentTimeMillis() < deadline) {
-                    Thread.sleep(50);
-                }
+                Awaitility.await("the job in its saliency phase").atMost(Duration.ofSeconds(60))
+                        .until(() -> "saliency".equals(controller.job().phase()));
                 JsonNode running = json(call("GET", "/status", TOKEN, null)).get("job");
                 assertThat(running.get("state").asText()).isEqualTo("running");
                 assertThat(running.get("progress").asDouble()).isEqualTo(0.25);
                 assertThat(call("GET", "/metrics", null, null).body()).contains("controller_job_running 1.0",
                         "controller_job_progress 0.25");
                 release.countDown();
-                while (controller.job().running() && System.currentTimeMillis() < deadline) {
-                    Thread.sleep(50);
-                }
+                Awaitility.await("the job ended").atMost(Duration.ofSeconds(60)).until(() -> !controller.job().running());
                 assertThat(controller.job().state()).isEqualTo("failed");
 
                 List<String> audited = controller.decisions().stream().filter(d -> d.rule() == Rule.ADMIN)

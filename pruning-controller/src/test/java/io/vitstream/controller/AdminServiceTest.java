@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.vitstream.controller.admin.Views;
+import io.vitstream.controller.error.ControllerException;
 import io.vitstream.controller.policy.Action;
 import io.vitstream.controller.policy.Decision;
 import io.vitstream.controller.policy.DecisionLog;

@@ -7,6 +7,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.controller.admin.Views;
 import io.vitstream.controller.job.PruneRunner;
 import io.vitstream.controller.policy.Action;
 import io.vitstream.controller.policy.Decision;
@@ -24,9 +25,9 @@ import io.vitstream.model.VitModel;
 import io.vitstream.serving.InferenceWorker;
 import io.vitstream.serving.WorkerConfig;
 import io.vitstream.signing.ModelSigning;
-import io.vitstream.testing.TestBroker;
 import io.vitstream.testing.TestData;
-import io.vitstream.testing.TestModels;
+import io.vitstream.testkit.TestBroker;
+import io.vitstream.testkit.TestModels;
 import io.vitstream.training.TrainOptions;
 import io.vitstream.training.VitTrainer;
 import io.vitstream.util.Json;
@@ -34,6 +35,7 @@ import io.vitstream.util.Seeds;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -45,6 +47,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -247,14 +250,9 @@ class ControllerEndToEndTest {
         }
     }
 
-    private static void await(String what, BooleanSupplier condition, int seconds) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + seconds * 1000L;
-        while (!condition.getAsBoolean()) {
-            if (System.currentTimeMillis() > deadline) {
-                throw new AssertionError("timed out after " + seconds + " s waiting for " + what);
-            }
-            Thread.sleep(100);
-        }
+    private static void await(String what, BooleanSupplier condition, int seconds) {
+        Awaitility.await(what).atMost(Duration.ofSeconds(seconds)).pollInterval(Duration.ofMillis(100))
+                .until(condition::getAsBoolean);
     }
 
     /** Two real inference workers on their own threads. */

@@ -2,6 +2,7 @@ package io.vitstream.controller;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.vitstream.controller.admin.Views;
 import io.vitstream.controller.policy.KeepMode;
 import io.vitstream.controller.policy.PolicyMemory;
 import io.vitstream.controller.policy.PolicySettings;

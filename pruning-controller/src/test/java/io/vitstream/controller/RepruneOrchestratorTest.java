@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.vitstream.controller.error.ControllerException;
 import io.vitstream.controller.job.JobManager;
 import io.vitstream.controller.job.JobStatus;
 import io.vitstream.controller.job.PruneRunner;

@@ -1,7 +1,7 @@
 package io.vitstream.controller;
 
 import io.vitstream.signing.ModelSigning;
-import io.vitstream.testing.TestBroker;
+import io.vitstream.testkit.TestBroker;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;

@@ -6,14 +6,14 @@ import static io.vitstream.engine.onnx.OnnxGraph.ints;
 
 import ai.onnx.proto.OnnxMl.TensorProto;
 import io.vitstream.model.BlockConfig;
+import io.vitstream.model.KeepPolicy;
+import io.vitstream.model.SparsifierConfig;
 import io.vitstream.model.TokenEmbedding;
+import io.vitstream.model.TokenPredictor;
 import io.vitstream.model.VitConfig;
-import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.sparsity.MergeSchedule;
 import io.vitstream.sparsity.SparseForward;
-import io.vitstream.sparsity.SparsifierConfig;
 import io.vitstream.sparsity.TokenMerging;
-import io.vitstream.sparsity.TokenPredictor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;

@@ -2,8 +2,8 @@ package io.vitstream.engine.pytorch;
 
 import io.vitstream.engine.EngineKind;
 import io.vitstream.engine.InferenceEngine;
+import io.vitstream.model.KeepPolicy;
 import io.vitstream.model.VitModel;
-import io.vitstream.sparsity.KeepPolicy;
 
 /**
  * DJL's PyTorch engine running a {@link VitModel} eagerly: the reference every other engine is checked against, and

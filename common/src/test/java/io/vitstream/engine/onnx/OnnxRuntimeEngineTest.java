@@ -12,11 +12,11 @@ import io.vitstream.engine.EngineOptions;
 import io.vitstream.engine.InferenceEngine;
 import io.vitstream.evaluation.Evaluator;
 import io.vitstream.model.BlockConfig;
+import io.vitstream.model.KeepPolicy;
+import io.vitstream.model.SparsifierConfig;
 import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
-import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.sparsity.SparseForward;
-import io.vitstream.sparsity.SparsifierConfig;
 import io.vitstream.testing.TestData;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -25,6 +25,7 @@ import java.util.Map;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -34,6 +35,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * same kept tokens at every stage, on real test images and the committed models, and on a tiny random model whose
  * every block, stem layer and MLP has its own width.
  */
+@Tag("integration")
 class OnnxRuntimeEngineTest {
     private static final int IMAGES = 256;
     private static LabeledImages test;

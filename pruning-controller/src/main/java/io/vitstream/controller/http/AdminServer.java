@@ -2,7 +2,7 @@ package io.vitstream.controller.http;
 
 import io.javalin.Javalin;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.vitstream.controller.AdminOps;
+import io.vitstream.controller.admin.AdminOps;
 import java.util.Map;
 import java.util.function.Supplier;
 

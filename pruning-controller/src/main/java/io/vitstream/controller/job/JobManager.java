@@ -1,6 +1,6 @@
 package io.vitstream.controller.job;
 
-import io.vitstream.controller.ControllerException;
+import io.vitstream.controller.error.ControllerException;
 import io.vitstream.controller.pruner.PruneRequest;
 import io.vitstream.controller.pruner.PruneResult;
 import java.time.Clock;

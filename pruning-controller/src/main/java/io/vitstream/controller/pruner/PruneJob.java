@@ -1,6 +1,5 @@
 package io.vitstream.controller.pruner;
 
-import io.vitstream.util.FileTrees;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import io.vitstream.artifact.Manifest;
@@ -13,12 +12,13 @@ import io.vitstream.engine.EngineOptions;
 import io.vitstream.engine.InferenceEngine;
 import io.vitstream.engine.factory.Engines;
 import io.vitstream.evaluation.Evaluator;
+import io.vitstream.model.KeepPolicy;
 import io.vitstream.model.VitModel;
-import io.vitstream.sparsity.DynamicVitObjective;
-import io.vitstream.sparsity.KeepPolicy;
 import io.vitstream.training.DistillationObjective;
+import io.vitstream.training.DynamicVitObjective;
 import io.vitstream.training.TrainOptions;
 import io.vitstream.training.VitTrainer;
+import io.vitstream.util.FileTrees;
 import io.vitstream.util.Seeds;
 import java.io.IOException;
 import java.io.UncheckedIOException;

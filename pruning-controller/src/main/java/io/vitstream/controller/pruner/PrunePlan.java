@@ -1,7 +1,7 @@
 package io.vitstream.controller.pruner;
 
+import io.vitstream.model.SparsifierConfig;
 import io.vitstream.model.VitConfig;
-import io.vitstream.sparsity.SparsifierConfig;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

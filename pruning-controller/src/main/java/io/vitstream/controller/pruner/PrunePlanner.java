@@ -2,8 +2,8 @@ package io.vitstream.controller.pruner;
 
 import io.vitstream.model.BlockConfig;
 import io.vitstream.model.FlopCounter;
+import io.vitstream.model.SparsifierConfig;
 import io.vitstream.model.VitConfig;
-import io.vitstream.sparsity.SparsifierConfig;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;

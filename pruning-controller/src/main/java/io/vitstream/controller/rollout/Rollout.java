@@ -1,14 +1,14 @@
 package io.vitstream.controller.rollout;
 
-import io.vitstream.controller.ControllerException;
+import io.vitstream.controller.error.ControllerException;
 import io.vitstream.controller.policy.Action;
 import io.vitstream.controller.policy.Decision;
 import io.vitstream.controller.policy.DecisionLog;
 import io.vitstream.controller.policy.Policy;
 import io.vitstream.controller.policy.PolicySettings;
 import io.vitstream.controller.policy.Rule;
-import io.vitstream.controller.stream.MetricsView;
 import io.vitstream.controller.stream.MetricsView.LabelledCount;
+import io.vitstream.controller.stream.MetricsView;
 import io.vitstream.kafka.ControlMessage;
 import io.vitstream.kafka.WorkerStatus;
 import java.time.Clock;

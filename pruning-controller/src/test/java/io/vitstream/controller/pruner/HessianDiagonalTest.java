@@ -21,6 +21,7 @@ import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.Test;
  * mean-loss gradient against central differences of the loss (no autograd), then each diagonal entry of the Hessian
  * on a handful of weights by central differences of that gradient along its own coordinate, one weight at a time.
  */
+@Tag("integration")
 class HessianDiagonalTest {
     private static final int N = 4;
     private static final InputSpec SPEC = InputSpec.fashionMnist();

@@ -4,9 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import io.vitstream.model.BlockConfig;
+import io.vitstream.model.SparsifierConfig;
 import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
-import io.vitstream.sparsity.SparsifierConfig;
 import java.util.List;
 import java.util.Random;
 

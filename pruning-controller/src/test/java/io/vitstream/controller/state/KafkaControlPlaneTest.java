@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.vitstream.kafka.ControlMessage;
 import io.vitstream.kafka.Topics;
 import io.vitstream.kafka.WorkerStatus;
-import io.vitstream.testing.TestBroker;
+import io.vitstream.testkit.TestBroker;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -6,7 +6,7 @@ import io.vitstream.controller.stream.MetricsView.VersionStats;
 import io.vitstream.kafka.Labels;
 import io.vitstream.kafka.Prediction;
 import io.vitstream.kafka.Topics;
-import io.vitstream.testing.TestBroker;
+import io.vitstream.testkit.TestBroker;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -18,6 +18,7 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,12 +53,9 @@ class MetricsRunnerIntegrationTest {
                 producer.commitTransaction();
             }
 
-            long deadline = System.currentTimeMillis() + 60_000;
-            VersionStats v1 = null;
-            while (System.currentTimeMillis() < deadline && (v1 == null || v1.labelled() < 1 || v1.predictions() < 3)) {
-                Thread.sleep(200);
-                v1 = runner.view().recent(Duration.ofMinutes(5)).get("v1");
-            }
+            VersionStats v1 = Awaitility.await("v1's three predictions and a label").atMost(Duration.ofSeconds(60))
+                    .pollInterval(Duration.ofMillis(200)).until(() -> runner.view().recent(Duration.ofMinutes(5))
+                            .get("v1"), s -> s != null && s.labelled() >= 1 && s.predictions() >= 3);
             assertThat(v1).isNotNull();
             assertThat(v1.predictions()).isEqualTo(3);
             assertThat(v1.p50Ms()).isCloseTo(20, org.assertj.core.data.Offset.offset(0.2));

@@ -1,5 +1,7 @@
-package io.vitstream.kafka;
+package io.vitstream.testkit;
 
+import io.vitstream.kafka.Replication;
+import io.vitstream.kafka.Topics;
 import io.vitstream.util.FileTrees;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,4 +1,4 @@
-package io.vitstream.controller;
+package io.vitstream.controller.error;
 
 /**
  * A request the controller refuses for a reason other than bad input (bad input is {@link IllegalArgumentException}):

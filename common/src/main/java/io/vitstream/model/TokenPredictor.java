@@ -1,4 +1,4 @@
-package io.vitstream.sparsity;
+package io.vitstream.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;

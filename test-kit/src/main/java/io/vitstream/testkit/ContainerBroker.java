@@ -1,4 +1,4 @@
-package io.vitstream.testing;
+package io.vitstream.testkit;
 
 import io.vitstream.kafka.Topics;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package io.vitstream.sparsity;
+package io.vitstream.model;
 
 import java.util.Locale;
 
@@ -7,7 +7,7 @@ import java.util.Locale;
  * (0, 1] runs; the learned predictors were trained for the range in the model's {@link SparsifierConfig}. The
  * token-dropping methods keep {@code ratio x} the patch tokens at each sparsifier stage; the token-merging methods
  * ({@link Method#merges()}) read the ratio as a FLOPs budget instead: they merge as many tokens as make the FLOPs per
- * image closest to those of the token sparsifier at the same ratio ({@link MergeSchedule#forPolicy}), so a merging
+ * image closest to those of the token sparsifier at the same ratio ({@link io.vitstream.sparsity.MergeSchedule#forPolicy}), so a merging
  * row and a dropping row at one ratio compare at equal cost.
  *
  * @param keepRatio fraction of the patch tokens entering each selection stage that is kept (1.0 = dense)
@@ -23,11 +23,11 @@ public record KeepPolicy(double keepRatio, Method method, boolean packageToken) 
         LEARNED("learned", false),
         /** Training-free baseline (EViT): the previous block's attention from the CLS token, averaged over heads. */
         CLS_ATTENTION("cls-attention", false),
-        /** Token merging (ToMe): bipartite soft matching in every block, training-free ({@link TokenMerging}). */
+        /** Token merging (ToMe): bipartite soft matching in every block, training-free ({@link io.vitstream.sparsity.TokenMerging}). */
         TOME("tome", true),
         /**
          * Grid-preserving merging in the spirit of CAIT's HTM / VTM: adjacent column pairs, then row pairs, of the
-         * patch grid merged by similarity, so the tokens stay a grid; training-free ({@link TokenMerging}).
+         * patch grid merged by similarity, so the tokens stay a grid; training-free ({@link io.vitstream.sparsity.TokenMerging}).
          */
         GRID_MERGE("grid-merge", true);
 

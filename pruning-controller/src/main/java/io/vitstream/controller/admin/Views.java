@@ -1,4 +1,4 @@
-package io.vitstream.controller;
+package io.vitstream.controller.admin;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.vitstream.controller.job.JobStatus;

@@ -1,4 +1,4 @@
-package io.vitstream.sparsity;
+package io.vitstream.model;
 
 import java.util.ArrayList;
 import java.util.List;

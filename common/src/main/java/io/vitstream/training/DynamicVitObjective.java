@@ -1,12 +1,12 @@
-package io.vitstream.sparsity;
+package io.vitstream.training;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.training.ParameterStore;
+import io.vitstream.model.KeepPolicy;
+import io.vitstream.model.SparsifierConfig;
 import io.vitstream.model.VisionTransformer;
 import io.vitstream.model.VitModel;
-import io.vitstream.training.LabelSmoothingLoss;
-import io.vitstream.training.Objective;
 import java.util.List;
 import java.util.Random;
 

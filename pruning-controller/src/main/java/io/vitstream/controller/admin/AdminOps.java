@@ -1,6 +1,7 @@
-package io.vitstream.controller;
+package io.vitstream.controller.admin;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.vitstream.controller.error.ControllerException;
 import io.vitstream.controller.job.JobStatus;
 import io.vitstream.controller.policy.Decision;
 import io.vitstream.controller.policy.PolicySettings;

@@ -1,4 +1,4 @@
-package io.vitstream.testing;
+package io.vitstream.testkit;
 
 import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;

@@ -1,7 +1,5 @@
-package io.vitstream.testing;
+package io.vitstream.testkit;
 
-import io.vitstream.kafka.KafkaBroker;
-import io.vitstream.kafka.KafkaCluster;
 import java.util.Map;
 
 /**
