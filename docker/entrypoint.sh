@@ -2,7 +2,7 @@
 # The image's entry point: the ./vitstream launcher's JVM settings without its build step (the jar is prebuilt).
 # JAVA_OPTS (not VITSTREAM_*: the services read every VITSTREAM_* variable as a setting) tunes the JVM.
 set -eu
-# The collector per command, as the launcher picks it (README, "Performance settings"), unless JAVA_OPTS names one.
+# The collector per command, as the launcher picks it (docs/serving.md, "Performance settings"), unless JAVA_OPTS names one.
 case "${1:-}" in
   demo | controller) GC=-XX:+UseG1GC ;;
   *) GC=-XX:+UseParallelGC ;;
