@@ -1,5 +1,7 @@
 package io.vitstream.cli;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.engine.EngineKind;
@@ -8,7 +10,6 @@ import io.vitstream.kafka.Topics;
 import io.vitstream.model.KeepPolicy;
 import io.vitstream.model.VitModel;
 import io.vitstream.serving.WorkerMetrics.Phase;
-import io.vitstream.serving.WorkerMetrics;
 import io.vitstream.util.UserError;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -19,6 +20,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -326,7 +328,7 @@ final class BenchServeCommand implements Callable<Integer> {
                 place(serving, placement);
             }
             String warmUp = warmUp(producer, predictions, pngs, run);
-            WorkerMetrics wm = serving.worker.metrics();
+            MeterRegistry wm = serving.registry;
             double served = 0;
             List<Prediction> sat = null;
             String cpuRow = null;
@@ -462,10 +464,12 @@ final class BenchServeCommand implements Callable<Integer> {
         return row.toString();
     }
 
-    private static long[] phaseNanos(WorkerMetrics metrics) {
+    /** Total time the worker spent in each phase so far: its {@code inference.batch.phase} timers. */
+    private static long[] phaseNanos(MeterRegistry registry) {
         long[] out = new long[Phase.values().length];
         for (Phase ph : Phase.values()) {
-            out[ph.ordinal()] = metrics.phaseNanos(ph);
+            Timer t = registry.find("inference.batch.phase").tag("phase", ph.name().toLowerCase(Locale.ROOT)).timer();
+            out[ph.ordinal()] = t == null ? 0 : (long) t.totalTime(TimeUnit.NANOSECONDS);
         }
         return out;
     }

@@ -53,6 +53,8 @@ final class LocalServing implements AutoCloseable {
     final KafkaBroker broker;
     final InferenceWorker worker;
     final HttpEndpoints http;
+    /** The worker's meters (the benchmarks read its phase timers). */
+    final PrometheusMeterRegistry registry;
     final String version;
     private final Path tmp;
     private final Thread loop;
@@ -60,11 +62,12 @@ final class LocalServing implements AutoCloseable {
     /** The admin token of the controller started by {@link #startController}. */
     String adminToken;
 
-    private LocalServing(KafkaBroker broker, InferenceWorker worker, HttpEndpoints http, String version, Path tmp,
-            Thread loop) {
+    private LocalServing(KafkaBroker broker, InferenceWorker worker, HttpEndpoints http,
+            PrometheusMeterRegistry registry, String version, Path tmp, Thread loop) {
         this.broker = broker;
         this.worker = worker;
         this.http = http;
+        this.registry = registry;
         this.version = version;
         this.tmp = tmp;
         this.loop = loop;
@@ -115,7 +118,7 @@ final class LocalServing implements AutoCloseable {
             HttpEndpoints http = HttpEndpoints.start(0, registry, worker);
             Thread loop = new Thread(worker, WORKER_THREAD);
             loop.start();
-            return new LocalServing(broker, worker, http, pub.version(), tmp, loop);
+            return new LocalServing(broker, worker, http, registry, pub.version(), tmp, loop);
         } catch (IOException | RuntimeException e) {
             broker.close();
             FileTrees.deleteQuietly(tmp);

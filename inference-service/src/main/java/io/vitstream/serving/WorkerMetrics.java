@@ -122,9 +122,6 @@ public final class WorkerMetrics implements MeterBinder {
         final String tag = name().toLowerCase(Locale.ROOT);
     }
 
-    private final AtomicLong[] phaseNanos = java.util.stream.Stream.generate(AtomicLong::new)
-            .limit(Phase.values().length).toArray(AtomicLong[]::new);
-
     // Registered on first use, then reused: the loop thread records several phases per batch.
     private final Timer[] phaseTimers = new Timer[Phase.values().length];
 
@@ -140,12 +137,6 @@ public final class WorkerMetrics implements MeterBinder {
             phaseTimers[phase.ordinal()] = timer;
         }
         timer.record(nanos, TimeUnit.NANOSECONDS);
-        phaseNanos[phase.ordinal()].addAndGet(nanos);
-    }
-
-    /** Total time spent in {@code phase} since start (for benchmarks' breakdowns). */
-    public long phaseNanos(Phase phase) {
-        return phaseNanos[phase.ordinal()].get();
     }
 
     /** One committed micro-batch. */
