@@ -51,7 +51,7 @@ final class BenchSoakCommand implements Callable<Integer> {
     double minutes;
 
     @Option(names = "--rate", defaultValue = "0",
-            description = "Images per second (default 0: 80% of the dense capacity, measured first).")
+            description = "Images per second (default 0: 80%% of the dense capacity, measured first).")
     double rate;
 
     @Option(names = "--keep-ratio", defaultValue = "1.0", description = "Fixed keep ratio served (default: ${DEFAULT-VALUE}).")

@@ -41,7 +41,7 @@ import org.slf4j.LoggerFactory;
  * <p>One loop thread owns the consumer and the transactional producer: it polls, decodes and hands each batch to one
  * of {@code inference.lanes} lanes, then produces and commits finished batches in consumption order while the lanes
  * run the next ones. On a CPU, lanes running one-threaded forward passes side by side beat one forward pass spread
- * over every core by 1.2x (batch 64) to 1.5x (batch 16) for models this small (README, "Serving benchmark"), and the
+ * over every core by 1.2x (batch 64) to 1.5x (batch 16) for models this small (docs/serving.md, "Serving: `bench serve`"), and the
  * loop's Kafka round trips overlap the matrix products instead of idling the cores.
  */
 public final class InferenceWorker implements Runnable, AutoCloseable {
@@ -169,7 +169,7 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         if (forced.isGpu() && forced.getDeviceId() >= engine.getGpuCount()) {
             throw new io.vitstream.util.UserError("device " + forced + " is not available: DJL's " + engine.getEngineName()
                     + " engine sees " + engine.getGpuCount() + " GPU(s) (this build bundles the CPU native library;"
-                    + " README, \"GPU\")");
+                    + " docs/serving.md, \"GPU\")");
         }
         return forced;
     }

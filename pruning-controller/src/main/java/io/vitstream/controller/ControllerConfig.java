@@ -192,7 +192,7 @@ public record ControllerConfig(
         } catch (IllegalArgumentException e) {
             p.error("prune: " + e.getMessage());
         }
-        Saliency.Method saliency = Saliency.Method.OBD; // chosen on validation for models/pruned-50 (README)
+        Saliency.Method saliency = Saliency.Method.OBD; // chosen on validation for models/pruned-50 (docs/pruning.md)
         String sal = p.string("prune.saliency", null);
         if (sal != null) {
             try {
