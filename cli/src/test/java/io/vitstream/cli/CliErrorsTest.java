@@ -91,7 +91,7 @@ class CliErrorsTest {
         assertOneLineError(run("prune", "--model", tmp.resolve("absent").toString(), "--out", out,
                 "--flops-ratio", "0.5"), "model directory not found", "absent");
         assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "0.5", "--saliency",
-                "magnitude"), "unknown saliency 'magnitude'", "taylor, fisher, obd, hessian or cap");
+                "magnitude"), "unknown saliency 'magnitude'", "taylor, fisher, obd, hessian, cap, vit-slim or x-pruner");
         assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "0.5", "--saliency",
                 "hessian", "--hessian-probes", "0"), "--hessian-probes must be positive", "0");
         assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "0.5", "--saliency", "cap",

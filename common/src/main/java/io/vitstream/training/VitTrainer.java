@@ -119,6 +119,7 @@ public final class VitTrainer {
                                     arch.imageSize()));
                             NDArray y = scope.create(labels);
                             try (GradientCollector collector = trainer.newGradientCollector()) {
+                                objective.beforeForward(x, y);
                                 NDList outputs = trainer.forward(new NDList(x));
                                 NDArray out = outputs.get(0);
                                 NDArray l = objective.loss(outputs, x, y);
@@ -127,6 +128,7 @@ public final class VitTrainer {
                                 logits = out.toFloatArray();
                             }
                             trainer.step();
+                            objective.afterStep();
                         }
                         if (!Float.isFinite(loss)) {
                             throw new IllegalStateException("training diverged: loss " + loss + " at epoch "
