@@ -85,78 +85,77 @@ public final class PruneJob {
         }
     }
 
+    /** Plan, slice, fine-tune, evaluate and save, ranking by {@code scores}. */
     private static PruneResult pruneWith(PruneRequest request, PruneProgress progress, boolean progressBar,
             SaliencyScores scores, ModelArtifact.Loaded parent, DataSplit split, LabeledImages calibration,
             long started) throws Exception {
         PruneSettings s = request.settings();
-        {
-            Manifest pm = parent.manifest();
-            InputSpec input = pm.input();
-            long flopsBefore = pm.flopsPerImage();
-            long target = Math.round(request.flopsRatio() * flopsBefore);
-            PrunePlan plan = PrunePlanner.plan(pm.architecture(), pm.sparsifier(), scores, request.saliency(), target);
-            progress.update("plan", 0.15, String.format(Locale.ROOT, "%d groups removed, FLOPs %.2fM -> %.2fM",
-                    plan.removed().size(), flopsBefore / 1e6, plan.flopsAfter() / 1e6));
-            Map<String, Object> recipe = new LinkedHashMap<>();
-            try (VitModel student = slice(parent.model(), plan, scores, recipe)) {
-                progress.update("slice", 0.18, "sliced: " + student.parameterCount() + " parameters");
-                double valBefore = accuracy(student, input, split.validation(), KeepPolicy.dense(), s);
-                recipe.put("method", "structured pruning: saliency-ranked heads, MLP neurons, blocks and stem channels"
-                        + " under a FLOPs budget, physical slicing, knowledge-distillation fine-tuning from the parent");
-                if (scores.hessian() != null) {
-                    recipe.put("hessian_diagonal", Map.of("estimator", "Hutchinson: mean of z * Hz over Rademacher z,"
-                            + " Hz = (g(w + e z) - g(w - e z)) / (2e), g the mean calibration-loss gradient",
-                            "probes", scores.hessian().probes(), "step", scores.hessian().step(),
-                            "relative_step", HessianDiagonal.RELATIVE_STEP));
-                }
-                MaskSearch.Result masks = scores.masks().get(request.saliency());
-                if (masks != null) {
-                    recipe.put("mask_search", masks.report());
-                }
-                recipe.put("parent", pm.version());
-                recipe.put("flops_ratio_requested", request.flopsRatio());
-                recipe.put("pruning", plan.toManifest());
-                recipe.put("saliency_side_by_side", sideBySide(scores));
-                recipe.put("calibration_images", calibration.count());
-                recipe.put("validation_images", split.validation().count());
-                recipe.put("train_images", split.train().count());
-                recipe.put("validation_accuracy_before_fine_tune", valBefore);
-                Manifest draft = new Manifest(Manifest.FORMAT_VERSION, request.newVersion(), pm.version(),
-                        plan.after(), pm.classNames(), input, 0, 0, null, null, recipe, null,
-                        Instant.now().toString(), plan.sparsifierAfter());
-                double valAfter = valBefore;
-                if (s.epochs() > 0) {
-                    valAfter = fineTune(student, parent.model(), input, split, s, request.out(), draft, recipe,
-                            progress, progressBar);
-                    if (!student.network().predictors().isEmpty()) {
-                        refitPredictors(student, input, split, s, recipe, progress, progressBar);
-                        // The re-fit moves the backbone a little too: the recorded accuracy is the final model's.
-                        recipe.put("validation_accuracy_before_refit", valAfter);
-                        valAfter = accuracy(student, input, split.validation(), KeepPolicy.dense(), s);
-                    }
-                }
-                progress.update("evaluate", 0.93, "evaluating on the test set");
-                LabeledImages test = FashionMnist.load(s.dataDir(), FashionMnist.Split.TEST);
-                double testAcc = accuracy(student, input, test, KeepPolicy.dense(), s);
-                recipe.put("test_images", test.count());
-                if (!student.network().predictors().isEmpty()) {
-                    recipe.put("test_accuracy_at_keep_" + SPARSE_CHECK_RATIO,
-                            accuracy(student, input, test, KeepPolicy.learned(SPARSE_CHECK_RATIO), s));
-                }
-                recipe.put("wall_seconds", Math.round((System.nanoTime() - started) / 1e9));
-                progress.update("save", 0.98, "writing " + request.out());
-                Manifest written = ModelArtifact.save(request.out(), student, draft.withAccuracy(testAcc, valAfter));
-                FileTrees.delete(request.out().resolve("checkpoint"));
-                if (masks != null && masks.method() == Saliency.Method.X_PRUNER) {
-                    MaskHeatMap.write(request.out().resolve(MaskHeatMap.FILE), masks, pm.architecture(),
-                            pm.classNames());
-                }
-                progress.update("done", 1.0, String.format(Locale.ROOT,
-                        "%s: FLOPs %.1f%% of %s, validation accuracy %.4f (before fine-tune %.4f), test %.4f",
-                        request.newVersion(), 100 * plan.flopsRatio(), pm.version(), valAfter, valBefore, testAcc));
-                return new PruneResult(request.out(), written, flopsBefore, plan.flopsAfter(), valAfter, valBefore,
-                        plan, scores);
+        Manifest pm = parent.manifest();
+        InputSpec input = pm.input();
+        long flopsBefore = pm.flopsPerImage();
+        long target = Math.round(request.flopsRatio() * flopsBefore);
+        PrunePlan plan = PrunePlanner.plan(pm.architecture(), pm.sparsifier(), scores, request.saliency(), target);
+        progress.update("plan", 0.15, String.format(Locale.ROOT, "%d groups removed, FLOPs %.2fM -> %.2fM",
+                plan.removed().size(), flopsBefore / 1e6, plan.flopsAfter() / 1e6));
+        Map<String, Object> recipe = new LinkedHashMap<>();
+        try (VitModel student = slice(parent.model(), plan, scores, recipe)) {
+            progress.update("slice", 0.18, "sliced: " + student.parameterCount() + " parameters");
+            double valBefore = accuracy(student, input, split.validation(), KeepPolicy.dense(), s);
+            recipe.put("method", "structured pruning: saliency-ranked heads, MLP neurons, blocks and stem channels"
+                    + " under a FLOPs budget, physical slicing, knowledge-distillation fine-tuning from the parent");
+            if (scores.hessian() != null) {
+                recipe.put("hessian_diagonal", Map.of("estimator", "Hutchinson: mean of z * Hz over Rademacher z,"
+                        + " Hz = (g(w + e z) - g(w - e z)) / (2e), g the mean calibration-loss gradient",
+                        "probes", scores.hessian().probes(), "step", scores.hessian().step(),
+                        "relative_step", HessianDiagonal.RELATIVE_STEP));
             }
+            MaskSearch.Result masks = scores.masks().get(request.saliency());
+            if (masks != null) {
+                recipe.put("mask_search", masks.report());
+            }
+            recipe.put("parent", pm.version());
+            recipe.put("flops_ratio_requested", request.flopsRatio());
+            recipe.put("pruning", plan.toManifest());
+            recipe.put("saliency_side_by_side", sideBySide(scores));
+            recipe.put("calibration_images", calibration.count());
+            recipe.put("validation_images", split.validation().count());
+            recipe.put("train_images", split.train().count());
+            recipe.put("validation_accuracy_before_fine_tune", valBefore);
+            Manifest draft = new Manifest(Manifest.FORMAT_VERSION, request.newVersion(), pm.version(),
+                    plan.after(), pm.classNames(), input, 0, 0, null, null, recipe, null,
+                    Instant.now().toString(), plan.sparsifierAfter());
+            double valAfter = valBefore;
+            if (s.epochs() > 0) {
+                valAfter = fineTune(student, parent.model(), input, split, s, request.out(), draft, recipe,
+                        progress, progressBar);
+                if (!student.network().predictors().isEmpty()) {
+                    refitPredictors(student, input, split, s, recipe, progress, progressBar);
+                    // The re-fit moves the backbone a little too: the recorded accuracy is the final model's.
+                    recipe.put("validation_accuracy_before_refit", valAfter);
+                    valAfter = accuracy(student, input, split.validation(), KeepPolicy.dense(), s);
+                }
+            }
+            progress.update("evaluate", 0.93, "evaluating on the test set");
+            LabeledImages test = FashionMnist.load(s.dataDir(), FashionMnist.Split.TEST);
+            double testAcc = accuracy(student, input, test, KeepPolicy.dense(), s);
+            recipe.put("test_images", test.count());
+            if (!student.network().predictors().isEmpty()) {
+                recipe.put("test_accuracy_at_keep_" + SPARSE_CHECK_RATIO,
+                        accuracy(student, input, test, KeepPolicy.learned(SPARSE_CHECK_RATIO), s));
+            }
+            recipe.put("wall_seconds", Math.round((System.nanoTime() - started) / 1e9));
+            progress.update("save", 0.98, "writing " + request.out());
+            Manifest written = ModelArtifact.save(request.out(), student, draft.withAccuracy(testAcc, valAfter));
+            FileTrees.delete(request.out().resolve("checkpoint"));
+            if (masks != null && masks.method() == Saliency.Method.X_PRUNER) {
+                MaskHeatMap.write(request.out().resolve(MaskHeatMap.FILE), masks, pm.architecture(),
+                        pm.classNames());
+            }
+            progress.update("done", 1.0, String.format(Locale.ROOT,
+                    "%s: FLOPs %.1f%% of %s, validation accuracy %.4f (before fine-tune %.4f), test %.4f",
+                    request.newVersion(), 100 * plan.flopsRatio(), pm.version(), valAfter, valBefore, testAcc));
+            return new PruneResult(request.out(), written, flopsBefore, plan.flopsAfter(), valAfter, valBefore,
+                    plan, scores);
         }
     }
 
