@@ -1,12 +1,13 @@
 package io.vitstream.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** {@code vitstream bench}: benchmarks that print tables. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks (tables on stdout). Speed is measured here, never in tests.",
-        subcommands = {BenchModelCommand.class, BenchSparsityCommand.class, BenchPruneCommand.class, BenchServeCommand.class,
+        subcommands = {BenchModelCommand.class, BenchSparsityCommand.class, BenchPruneCommand.class, BenchMethodsCommand.class,
+                BenchServeCommand.class,
                 BenchAdaptCommand.class, BenchSoakCommand.class})
 final class BenchCommand implements Runnable {
     @CommandLine.Spec

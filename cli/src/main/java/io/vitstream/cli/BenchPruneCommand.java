@@ -2,19 +2,12 @@ package io.vitstream.cli;
 
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.controller.pruner.CapPruner;
-import io.vitstream.controller.pruner.PruneJob;
-import io.vitstream.controller.pruner.PrunePlan;
-import io.vitstream.controller.pruner.PrunePlanner;
-import io.vitstream.controller.pruner.PruneRequest;
-import io.vitstream.controller.pruner.PruneResult;
 import io.vitstream.controller.pruner.PruneSettings;
 import io.vitstream.controller.pruner.Saliency;
-import io.vitstream.controller.pruner.SaliencyScores;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.engine.EngineKind;
 import io.vitstream.evaluation.Evaluator;
 import io.vitstream.model.KeepPolicy;
-import io.vitstream.model.VitModel;
 import io.vitstream.sparsity.SparseForward;
 import io.vitstream.util.FileTrees;
 import io.vitstream.util.UserError;
@@ -295,26 +288,12 @@ final class BenchPruneCommand implements Callable<Integer> {
         out.flush();
         Path work = Files.createTempDirectory("vitstream-bench-prune");
         List<String> lines = new ArrayList<>();
-        try (ModelArtifact.Loaded parent = ModelArtifact.load(sparse)) {
-            SaliencyScores scores = PruneJob.saliency(parent.model(), parent.manifest().input(),
-                    PruneJob.calibrationSet(settings), java.util.Set.copyOf(methods), settings,
-                    (phase, f, detail) -> {});
-            long target = Math.round(compareRatio * parent.manifest().flopsPerImage());
-            for (Saliency.Method method : methods) {
-                PrunePlan plan = PrunePlanner.plan(parent.manifest().architecture(), parent.manifest().sparsifier(),
-                        scores, method, target);
-                double testBefore;
-                try (VitModel sliced = PruneJob.slice(parent.model(), plan, scores, null)) {
-                    testBefore = Evaluator.evaluate(sliced, parent.manifest().input(), test, 256).accuracy();
-                }
-                PruneResult r = PruneJob.run(new PruneRequest(sparse, work.resolve(method.id()),
-                        "compare-" + method.id(), compareRatio, method, settings), (phase, f, detail) -> {}, false,
-                        scores);
-                lines.add(String.format(Locale.ROOT, "| %s | %.2f | %d/%d | %.4f | %.4f | %.4f | %.4f |", method.id(),
-                        r.flopsAfter() / 1e6, plan.after().depth(), plan.before().depth(), testBefore,
-                        r.manifest().testAccuracy(), r.validationAccuracyBeforeFineTune(), r.validationAccuracy()));
-                out.printf(Locale.ROOT, "  %s done%n", method.id());
-                out.flush();
+        try {
+            for (StructuredComparison.Result r : StructuredComparison.run(sparse, settings, compareRatio, methods,
+                    test, work, out)) {
+                lines.add(String.format(Locale.ROOT, "| %s | %.2f | %d/%d | %.4f | %.4f | %.4f | %.4f |",
+                        r.method().id(), r.flops() / 1e6, r.plan().after().depth(), r.plan().before().depth(),
+                        r.testSliced(), r.testTuned(), r.validationSliced(), r.validationTuned()));
             }
         } finally {
             FileTrees.deleteQuietly(work);

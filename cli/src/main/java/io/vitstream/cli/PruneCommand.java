@@ -3,6 +3,8 @@ package io.vitstream.cli;
 import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.controller.pruner.CapPruner;
+import io.vitstream.controller.pruner.MaskHeatMap;
+import io.vitstream.controller.pruner.MaskSettings;
 import io.vitstream.controller.pruner.PruneJob;
 import io.vitstream.controller.pruner.PruneRequest;
 import io.vitstream.controller.pruner.PruneResult;
@@ -51,7 +53,11 @@ final class PruneCommand implements Callable<Integer> {
     @Option(names = "--saliency", defaultValue = "obd",
             description = "Saliency measure to rank by: taylor, fisher, obd, hessian (OBD with the Hutchinson "
                     + "estimate of the exact Hessian diagonal) or cap (CAP's OBS step: heads and neurons scored and "
-                    + "removed with the consuming layer corrected) (default: ${DEFAULT-VALUE}, chosen on validation "
+                    + "removed with the consuming layer corrected), vit-slim (ViT-Slim's search: continuous masks on "
+                    + "q/k/v per head dimension and on MLP units, trained jointly with the weights under an L1 "
+                    + "penalty; the search-trained weights are sliced) or x-pruner (a mask per class on every head "
+                    + "and neuron, learned on the frozen parent with the label's mask; units ranked by the class sum; "
+                    + "writes " + MaskHeatMap.FILE + " next to the model) (default: ${DEFAULT-VALUE}, chosen on validation "
                     + "for models/pruned-50, as the controller's re-prune jobs use). Taylor, Fisher and OBD are always "
                     + "computed and recorded side by side, with the chosen one.")
     String saliency;
@@ -65,6 +71,26 @@ final class PruneCommand implements Callable<Integer> {
             description = "CAP's damping lambda as a share of the mean diagonal of each layer-input Hessian, for "
                     + "--saliency cap (default: ${DEFAULT-VALUE}).")
     double capDamping;
+
+    @Option(names = "--mask-epochs", defaultValue = "" + MaskSettings.DEFAULT_EPOCHS,
+            description = "Mask-search epochs for --saliency vit-slim|x-pruner (default: ${DEFAULT-VALUE}).")
+    int maskEpochs;
+
+    @Option(names = "--mask-images", defaultValue = "" + MaskSettings.DEFAULT_IMAGES,
+            description = "Mask-search images per epoch, from the fine-tuning part of the training split "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int maskImages;
+
+    @Option(names = "--mask-lr", defaultValue = "" + MaskSettings.DEFAULT_LEARNING_RATE,
+            description = "The masks' own Adam learning rate (default: ${DEFAULT-VALUE}); ViT-Slim's weights train "
+                    + "at --lr.")
+    double maskLr;
+
+    @Option(names = "--mask-l1-scale", defaultValue = "" + MaskSettings.DEFAULT_L1_SCALE,
+            description = "Factor on the L1 weights: ViT-Slim's 2e-4 (attention) and 5e-5 (MLP) on DeiT-S, scaled "
+                    + "by DeiT-S's mask entries over this model's (1.6e-3 and 8e-4 on models/sparse) "
+                    + "(default: ${DEFAULT-VALUE}).")
+    double maskL1Scale;
 
     @Option(names = "--epochs", defaultValue = "6",
             description = "Distillation fine-tuning epochs, 0 to only slice (default: ${DEFAULT-VALUE}).")
@@ -135,11 +161,17 @@ final class PruneCommand implements Callable<Integer> {
         if (!(capDamping > 0 && capDamping <= 10)) {
             throw new UserError("--cap-damping must be in (0, 10], got " + capDamping);
         }
+        MaskSettings masks;
+        try {
+            masks = new MaskSettings(maskEpochs, maskImages, maskLr, maskL1Scale);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--mask-*: " + e.getMessage());
+        }
         String id = version != null ? version : ModelArtifact.readManifest(model).version()
                 + String.format(Locale.ROOT, "-p%02d", Math.round(ratio * 100));
         PruneSettings settings = new PruneSettings(data.dataDir, calibration, valSize, limit == null ? 0 : limit,
                 epochs, batch, lr, temperature, distillWeight, patience, seed, engine.kind(), hessianProbes,
-                capDamping);
+                capDamping, masks);
         PruneRequest request = new PruneRequest(model, out, id, ratio, method, settings);
         PrintWriter err = spec.commandLine().getErr();
         String[] lastPhase = {""};

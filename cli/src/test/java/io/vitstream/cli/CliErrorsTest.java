@@ -91,14 +91,32 @@ class CliErrorsTest {
         assertOneLineError(run("prune", "--model", tmp.resolve("absent").toString(), "--out", out,
                 "--flops-ratio", "0.5"), "model directory not found", "absent");
         assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "0.5", "--saliency",
-                "magnitude"), "unknown saliency 'magnitude'", "taylor, fisher, obd, hessian or cap");
+                "magnitude"), "unknown saliency 'magnitude'", "taylor, fisher, obd, hessian, cap, vit-slim or x-pruner");
         assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "0.5", "--saliency",
                 "hessian", "--hessian-probes", "0"), "--hessian-probes must be positive", "0");
         assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "0.5", "--saliency", "cap",
                 "--cap-damping", "-0.1"), "--cap-damping must be in (0, 10]", "-0.1");
+        assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "0.5", "--saliency",
+                "vit-slim", "--mask-epochs", "0"), "--mask-*: mask-search epochs must be positive", "0");
+        assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "0.5", "--saliency",
+                "x-pruner", "--mask-lr", "2"), "mask learning rate must be in (0, 1)", "2");
+        assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-ratio", "-0.5", "--saliency",
+                "x-pruner"), "--flops-ratio must be in (0, 1)", "-0.5");
         assertOneLineError(run("prune", "--model", base, "--out", out), "exactly one of --flops-ratio");
         assertOneLineError(run("prune", "--model", base, "--out", out, "--flops-target", "999999999999"),
                 "--flops-target must be in");
+    }
+
+    @Test
+    void benchMethodsRefusesUnknownMethodsAndBudgetsOutsideZeroOne() {
+        assertOneLineError(run("bench", "methods", "--flops-ratio", "1.5"), "--flops-ratio must be in (0, 1)", "1.5");
+        assertOneLineError(run("bench", "methods", "--flops-ratio", "0"), "--flops-ratio must be in (0, 1)");
+        assertOneLineError(run("bench", "methods", "--keep-ratios", "0.7,1.2"), "--keep-ratios must each be in (0, 1]",
+                "1.2");
+        assertOneLineError(run("bench", "methods", "--structured", "obd,slim"), "--structured: unknown saliency 'slim'",
+                "vit-slim or x-pruner");
+        assertOneLineError(run("bench", "methods", "--tokens", "tome,random"), "--tokens:", "random");
+        assertOneLineError(run("bench", "methods", "--mask-l1-scale", "-1"), "--mask-*: mask L1 scale");
     }
 
     @Test

@@ -96,4 +96,30 @@ class PruneCommandTest {
             }
         }
     }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void maskMethodsRecordTheirSearchAndXPrunerWritesItsHeatMap() throws Exception {
+        Path parent = TestData.repoRoot().resolve("models/sparse");
+        Manifest pm = ModelArtifact.readManifest(parent);
+        for (String saliency : List.of("vit-slim", "x-pruner")) {
+            Path out = tmp.resolve(saliency);
+            CliRun r = CliRun.of("prune", "--model", parent.toString(), "--out", out.toString(), "--flops-ratio", "0.6",
+                    "--saliency", saliency, "--epochs", "0", "--val-size", "500", "--calibration", "8",
+                    "--mask-images", "128", "--model-version", "test-" + saliency, "--quiet", "--data-dir",
+                    TestData.fashionMnist().toString());
+            assertThat(r.code()).as(r.err()).isZero();
+            Manifest m = ModelArtifact.readManifest(out);
+            assertThat(m.flopsPerImage()).isLessThanOrEqualTo(Math.round(0.6 * pm.flopsPerImage()));
+            Map<String, Object> pruning = (Map<String, Object>) m.training().get("pruning");
+            assertThat(pruning.get("saliency")).isEqualTo(saliency);
+            Map<String, Object> search = (Map<String, Object>) m.training().get("mask_search");
+            assertThat(search).containsEntry("method", saliency).containsEntry("images", 128);
+            assertThat((Double) search.get("mask_mean_mlp")).as("masks moved from 1").isNotEqualTo(1.0);
+            assertThat(Files.exists(out.resolve("x-pruner-masks.png"))).isEqualTo(saliency.equals("x-pruner"));
+            try (ModelArtifact.Loaded loaded = ModelArtifact.load(out)) {
+                assertThat(loaded.model().config()).isEqualTo(m.architecture());
+            }
+        }
+    }
 }

@@ -37,6 +37,7 @@ public final class Attention extends AbstractBlock {
     private final Linear qkv;
     private final Linear proj;
     private volatile NDArray headGate;
+    private volatile NDArray qkvGate;
     private volatile Consumer<NDArray> projectionInputTap;
 
     private Attention(Builder builder) {
@@ -93,6 +94,13 @@ public final class Attention extends AbstractBlock {
         NDArray q = qkvOut.get(0).mul(1.0 / Math.sqrt(headDim));
         NDArray k = qkvOut.get(1);
         NDArray v = qkvOut.get(2);
+        NDArray dims = qkvGate;
+        if (dims != null) {
+            NDArray g = dims.reshape(1, heads, 1, headDim);
+            q = q.mul(g);
+            k = k.mul(g);
+            v = v.mul(g);
+        }
         NDArray logits = q.matMul(k.swapAxes(2, 3)); // (B, H, N, N)
         if (keyBias != null) {
             logits = logits.add(keyBias);
@@ -149,6 +157,15 @@ public final class Attention extends AbstractBlock {
      */
     public void setHeadGate(NDArray gate) {
         this.headGate = gate;
+    }
+
+    /**
+     * Multiplies q, k and v alike by a gate per (head, head dimension), shape (H, Dh); null (the default) for none.
+     * ViT-Slim's attention search mask: a zero entry removes that dimension from both the head's dot products and its
+     * output. For structured pruning's mask search; not used in serving.
+     */
+    public void setQkvGate(NDArray gate) {
+        this.qkvGate = gate;
     }
 
     /**

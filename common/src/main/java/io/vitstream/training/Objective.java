@@ -11,6 +11,15 @@ public interface Objective {
     default void beforeStep(Random rng) {}
 
     /**
+     * Called inside the step's gradient recording, before the forward pass, with the batch (pixels (B, C, H, W), labels
+     * (B)): for example to set gates that depend on the labels and must reach the backward pass.
+     */
+    default void beforeForward(NDArray pixels, NDArray labels) {}
+
+    /** Called after the optimiser's step, for example to update arrays the objective trains itself. */
+    default void afterStep() {}
+
+    /**
      * Loss of one batch (a scalar with gradients).
      *
      * @param outputs the training forward pass's outputs; {@code outputs.get(0)} are the logits (B, K)

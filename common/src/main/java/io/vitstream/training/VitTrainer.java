@@ -8,6 +8,7 @@ import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
 import ai.djl.training.optimizer.Optimizer;
+import ai.djl.training.tracker.ParameterTracker;
 import io.vitstream.data.Augmenter;
 import io.vitstream.data.InputSpec;
 import io.vitstream.data.LabeledImages;
@@ -15,7 +16,6 @@ import io.vitstream.evaluation.EvalResult;
 import io.vitstream.evaluation.Evaluator;
 import io.vitstream.model.VitConfig;
 import io.vitstream.model.VitModel;
-import ai.djl.training.tracker.ParameterTracker;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -119,6 +119,7 @@ public final class VitTrainer {
                                     arch.imageSize()));
                             NDArray y = scope.create(labels);
                             try (GradientCollector collector = trainer.newGradientCollector()) {
+                                objective.beforeForward(x, y);
                                 NDList outputs = trainer.forward(new NDList(x));
                                 NDArray out = outputs.get(0);
                                 NDArray l = objective.loss(outputs, x, y);
@@ -127,6 +128,7 @@ public final class VitTrainer {
                                 logits = out.toFloatArray();
                             }
                             trainer.step();
+                            objective.afterStep();
                         }
                         if (!Float.isFinite(loss)) {
                             throw new IllegalStateException("training diverged: loss " + loss + " at epoch "

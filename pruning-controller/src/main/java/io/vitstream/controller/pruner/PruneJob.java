@@ -75,63 +75,87 @@ public final class PruneJob {
             InputSpec input = pm.input();
             SaliencyScores scores = precomputed != null ? precomputed
                     : saliency(parent.model(), input, calibration, java.util.Set.of(request.saliency()), s, progress);
-            long flopsBefore = pm.flopsPerImage();
-            long target = Math.round(request.flopsRatio() * flopsBefore);
-            PrunePlan plan = PrunePlanner.plan(pm.architecture(), pm.sparsifier(), scores, request.saliency(), target);
-            progress.update("plan", 0.15, String.format(Locale.ROOT, "%d groups removed, FLOPs %.2fM -> %.2fM",
-                    plan.removed().size(), flopsBefore / 1e6, plan.flopsAfter() / 1e6));
-            Map<String, Object> recipe = new LinkedHashMap<>();
-            try (VitModel student = slice(parent.model(), plan, scores, recipe)) {
-                progress.update("slice", 0.18, "sliced: " + student.parameterCount() + " parameters");
-                double valBefore = accuracy(student, input, split.validation(), KeepPolicy.dense(), s);
-                recipe.put("method", "structured pruning: saliency-ranked heads, MLP neurons, blocks and stem channels"
-                        + " under a FLOPs budget, physical slicing, knowledge-distillation fine-tuning from the parent");
-                if (scores.hessian() != null) {
-                    recipe.put("hessian_diagonal", Map.of("estimator", "Hutchinson: mean of z * Hz over Rademacher z,"
-                            + " Hz = (g(w + e z) - g(w - e z)) / (2e), g the mean calibration-loss gradient",
-                            "probes", scores.hessian().probes(), "step", scores.hessian().step(),
-                            "relative_step", HessianDiagonal.RELATIVE_STEP));
+            try {
+                return pruneWith(request, progress, progressBar, scores, parent, split, calibration, started);
+            } finally {
+                if (precomputed == null) {
+                    scores.closeMasks();
                 }
-                recipe.put("parent", pm.version());
-                recipe.put("flops_ratio_requested", request.flopsRatio());
-                recipe.put("pruning", plan.toManifest());
-                recipe.put("saliency_side_by_side", sideBySide(scores));
-                recipe.put("calibration_images", calibration.count());
-                recipe.put("validation_images", split.validation().count());
-                recipe.put("train_images", split.train().count());
-                recipe.put("validation_accuracy_before_fine_tune", valBefore);
-                Manifest draft = new Manifest(Manifest.FORMAT_VERSION, request.newVersion(), pm.version(),
-                        plan.after(), pm.classNames(), input, 0, 0, null, null, recipe, null,
-                        Instant.now().toString(), plan.sparsifierAfter());
-                double valAfter = valBefore;
-                if (s.epochs() > 0) {
-                    valAfter = fineTune(student, parent.model(), input, split, s, request.out(), draft, recipe,
-                            progress, progressBar);
-                    if (!student.network().predictors().isEmpty()) {
-                        refitPredictors(student, input, split, s, recipe, progress, progressBar);
-                        // The re-fit moves the backbone a little too: the recorded accuracy is the final model's.
-                        recipe.put("validation_accuracy_before_refit", valAfter);
-                        valAfter = accuracy(student, input, split.validation(), KeepPolicy.dense(), s);
-                    }
-                }
-                progress.update("evaluate", 0.93, "evaluating on the test set");
-                LabeledImages test = FashionMnist.load(s.dataDir(), FashionMnist.Split.TEST);
-                double testAcc = accuracy(student, input, test, KeepPolicy.dense(), s);
-                recipe.put("test_images", test.count());
-                if (!student.network().predictors().isEmpty()) {
-                    recipe.put("test_accuracy_at_keep_" + SPARSE_CHECK_RATIO,
-                            accuracy(student, input, test, KeepPolicy.learned(SPARSE_CHECK_RATIO), s));
-                }
-                recipe.put("wall_seconds", Math.round((System.nanoTime() - started) / 1e9));
-                progress.update("save", 0.98, "writing " + request.out());
-                Manifest written = ModelArtifact.save(request.out(), student, draft.withAccuracy(testAcc, valAfter));
-                FileTrees.delete(request.out().resolve("checkpoint"));
-                progress.update("done", 1.0, String.format(Locale.ROOT,
-                        "%s: FLOPs %.1f%% of %s, validation accuracy %.4f (before fine-tune %.4f), test %.4f",
-                        request.newVersion(), 100 * plan.flopsRatio(), pm.version(), valAfter, valBefore, testAcc));
-                return new PruneResult(request.out(), written, flopsBefore, plan.flopsAfter(), valAfter, valBefore,
-                        plan, scores);
             }
+        }
+    }
+
+    /** Plan, slice, fine-tune, evaluate and save, ranking by {@code scores}. */
+    private static PruneResult pruneWith(PruneRequest request, PruneProgress progress, boolean progressBar,
+            SaliencyScores scores, ModelArtifact.Loaded parent, DataSplit split, LabeledImages calibration,
+            long started) throws Exception {
+        PruneSettings s = request.settings();
+        Manifest pm = parent.manifest();
+        InputSpec input = pm.input();
+        long flopsBefore = pm.flopsPerImage();
+        long target = Math.round(request.flopsRatio() * flopsBefore);
+        PrunePlan plan = PrunePlanner.plan(pm.architecture(), pm.sparsifier(), scores, request.saliency(), target);
+        progress.update("plan", 0.15, String.format(Locale.ROOT, "%d groups removed, FLOPs %.2fM -> %.2fM",
+                plan.removed().size(), flopsBefore / 1e6, plan.flopsAfter() / 1e6));
+        Map<String, Object> recipe = new LinkedHashMap<>();
+        try (VitModel student = slice(parent.model(), plan, scores, recipe)) {
+            progress.update("slice", 0.18, "sliced: " + student.parameterCount() + " parameters");
+            double valBefore = accuracy(student, input, split.validation(), KeepPolicy.dense(), s);
+            recipe.put("method", "structured pruning: saliency-ranked heads, MLP neurons, blocks and stem channels"
+                    + " under a FLOPs budget, physical slicing, knowledge-distillation fine-tuning from the parent");
+            if (scores.hessian() != null) {
+                recipe.put("hessian_diagonal", Map.of("estimator", "Hutchinson: mean of z * Hz over Rademacher z,"
+                        + " Hz = (g(w + e z) - g(w - e z)) / (2e), g the mean calibration-loss gradient",
+                        "probes", scores.hessian().probes(), "step", scores.hessian().step(),
+                        "relative_step", HessianDiagonal.RELATIVE_STEP));
+            }
+            MaskSearch.Result masks = scores.masks().get(request.saliency());
+            if (masks != null) {
+                recipe.put("mask_search", masks.report());
+            }
+            recipe.put("parent", pm.version());
+            recipe.put("flops_ratio_requested", request.flopsRatio());
+            recipe.put("pruning", plan.toManifest());
+            recipe.put("saliency_side_by_side", sideBySide(scores));
+            recipe.put("calibration_images", calibration.count());
+            recipe.put("validation_images", split.validation().count());
+            recipe.put("train_images", split.train().count());
+            recipe.put("validation_accuracy_before_fine_tune", valBefore);
+            Manifest draft = new Manifest(Manifest.FORMAT_VERSION, request.newVersion(), pm.version(),
+                    plan.after(), pm.classNames(), input, 0, 0, null, null, recipe, null,
+                    Instant.now().toString(), plan.sparsifierAfter());
+            double valAfter = valBefore;
+            if (s.epochs() > 0) {
+                valAfter = fineTune(student, parent.model(), input, split, s, request.out(), draft, recipe,
+                        progress, progressBar);
+                if (!student.network().predictors().isEmpty()) {
+                    refitPredictors(student, input, split, s, recipe, progress, progressBar);
+                    // The re-fit moves the backbone a little too: the recorded accuracy is the final model's.
+                    recipe.put("validation_accuracy_before_refit", valAfter);
+                    valAfter = accuracy(student, input, split.validation(), KeepPolicy.dense(), s);
+                }
+            }
+            progress.update("evaluate", 0.93, "evaluating on the test set");
+            LabeledImages test = FashionMnist.load(s.dataDir(), FashionMnist.Split.TEST);
+            double testAcc = accuracy(student, input, test, KeepPolicy.dense(), s);
+            recipe.put("test_images", test.count());
+            if (!student.network().predictors().isEmpty()) {
+                recipe.put("test_accuracy_at_keep_" + SPARSE_CHECK_RATIO,
+                        accuracy(student, input, test, KeepPolicy.learned(SPARSE_CHECK_RATIO), s));
+            }
+            recipe.put("wall_seconds", Math.round((System.nanoTime() - started) / 1e9));
+            progress.update("save", 0.98, "writing " + request.out());
+            Manifest written = ModelArtifact.save(request.out(), student, draft.withAccuracy(testAcc, valAfter));
+            FileTrees.delete(request.out().resolve("checkpoint"));
+            if (masks != null && masks.method() == Saliency.Method.X_PRUNER) {
+                MaskHeatMap.write(request.out().resolve(MaskHeatMap.FILE), masks, pm.architecture(),
+                        pm.classNames());
+            }
+            progress.update("done", 1.0, String.format(Locale.ROOT,
+                    "%s: FLOPs %.1f%% of %s, validation accuracy %.4f (before fine-tune %.4f), test %.4f",
+                    request.newVersion(), 100 * plan.flopsRatio(), pm.version(), valAfter, valBefore, testAcc));
+            return new PruneResult(request.out(), written, flopsBefore, plan.flopsAfter(), valAfter, valBefore,
+                    plan, scores);
         }
     }
 
@@ -150,7 +174,8 @@ public final class PruneJob {
             java.util.Set<Saliency.Method> measures, PruneSettings s, PruneProgress progress) {
         boolean hessian = measures.contains(Saliency.Method.HESSIAN);
         boolean cap = measures.contains(Saliency.Method.CAP);
-        double share = 0.15 / (1 + (hessian ? 1 : 0) + (cap ? 1 : 0));
+        List<Saliency.Method> searches = measures.stream().filter(Saliency.Method::searchesMasks).sorted().toList();
+        double share = 0.15 / (1 + (hessian ? 1 : 0) + (cap ? 1 : 0) + searches.size());
         double from = 0;
         progress.update("saliency", 0, "estimating saliency on " + calibration.count() + " calibration images");
         SaliencyScores scores = SaliencyEstimator.estimate(parent, input, calibration,
@@ -174,6 +199,17 @@ public final class PruneJob {
                     CapPruner.scores(parent, inputs, s.capDamping(), scores.groups(), scores.obd()), inputs,
                     s.capDamping()));
         }
+        if (!searches.isEmpty()) {
+            DataSplit split = split(s);
+            for (Saliency.Method m : searches) {
+                from += share;
+                LabeledImages images = split.train().limit(Math.min(s.masks().images(), split.train().count()));
+                progress.update(m.id(), from, m.id() + " mask search: " + s.masks().epochs() + " epoch(s) on "
+                        + images.count() + " images");
+                scores = scores.withMasks(MaskSearch.search(m, parent, input, images, split.validation(), s,
+                        percent(progress, m.id(), "mask search", from, share)));
+            }
+        }
         return scores;
     }
 
@@ -195,6 +231,14 @@ public final class PruneJob {
      * per-layer report goes into {@code recipe} under {@code cap}, when {@code recipe} is not null).
      */
     public static VitModel slice(VitModel parent, PrunePlan plan, SaliencyScores scores, Map<String, Object> recipe) {
+        if (plan.method() == Saliency.Method.VIT_SLIM) {
+            // ViT-Slim slices its search-trained weights; kept gates are 1, that is, no gate at all.
+            MaskSearch.Result r = scores.masks().get(Saliency.Method.VIT_SLIM);
+            if (r == null || r.searched() == null) {
+                throw new IllegalStateException("a vit-slim plan needs the search-trained model");
+            }
+            return ModelSlicer.slice(r.searched(), plan);
+        }
         if (plan.method() != Saliency.Method.CAP) {
             return ModelSlicer.slice(parent, plan);
         }
@@ -394,7 +438,7 @@ public final class PruneJob {
             if (group.kind() == Group.Kind.HEAD || group.kind() == Group.Kind.BLOCK) {
                 Map<String, Object> byMethod = new LinkedHashMap<>();
                 for (Saliency.Method m : methods) {
-                    if (m != Saliency.Method.CAP || group.kind() == Group.Kind.HEAD) {
+                    if (!unitsOnly(m) || group.kind() == Group.Kind.HEAD) {
                         byMethod.put(m.id(), scores.of(m)[g]);
                     }
                 }
@@ -404,12 +448,17 @@ public final class PruneJob {
         out.put("heads_and_blocks", groups);
         for (int a = 0; a < methods.size(); a++) {
             for (int b = a + 1; b < methods.size(); b++) {
-                boolean cap = methods.get(a) == Saliency.Method.CAP || methods.get(b) == Saliency.Method.CAP;
+                boolean cap = unitsOnly(methods.get(a)) || unitsOnly(methods.get(b));
                 out.put("spearman_" + methods.get(a).id() + "_" + methods.get(b).id(), spearmanOver(scores,
                         scores.of(methods.get(a)), scores.of(methods.get(b)), cap));
             }
         }
         return out;
+    }
+
+    /** Measures that score heads and neurons only (CAP carries OBD's scores for the rest, mask methods none). */
+    private static boolean unitsOnly(Saliency.Method m) {
+        return m == Saliency.Method.CAP || m.searchesMasks();
     }
 
     /** Spearman over all groups, or over the heads and neurons only. */

@@ -45,15 +45,20 @@ public final class PrunePlanner {
         }
         List<Group> groups = scores.groups();
         double[] raw = scores.of(method);
-        double[] norm = method == Saliency.Method.CAP ? capKeys(groups, raw, scores.obd()) : normalise(groups, raw);
+        double[] norm = method == Saliency.Method.CAP ? capKeys(groups, raw, scores.obd())
+                : method.searchesMasks() ? raw : normalise(groups, raw);
         long[] cost = new long[groups.size()];
         Integer[] order = new Integer[groups.size()];
         for (int g = 0; g < groups.size(); g++) {
             cost[g] = groups.get(g).flops(config);
             order[g] = g;
         }
-        Arrays.sort(order, Comparator.<Integer>comparingDouble(g -> norm[g] / cost[g])
-                .thenComparing(g -> groups.get(g).id()));
+        if (method.searchesMasks()) {
+            order = thresholdOrder(groups, raw);
+        } else {
+            Arrays.sort(order, Comparator.<Integer>comparingDouble(g -> norm[g] / cost[g])
+                    .thenComparing(g -> groups.get(g).id()));
+        }
 
         int depth = config.depth();
         boolean[] blockKept = new boolean[depth];
@@ -160,6 +165,39 @@ public final class PrunePlanner {
                 List.copyOf(keptBlocks), List.copyOf(keptHeads), List.copyOf(keptNeurons), List.copyOf(keptStem),
                 sparsifierAfter,
                 List.copyOf(removed));
+    }
+
+    /**
+     * The removal order of a mask method (ViT-Slim, X-Pruner): one global threshold per mask type (heads, neurons),
+     * both at one shared fraction f of their type's sorted scores. A unit falls under the thresholds once f passes its
+     * quantile within its type, (rank + 1) / count; walking the units in that order and stopping at the budget gives
+     * the smallest f whose thresholds meet it (what bisecting f converges to), overshooting by less than one group.
+     * Blocks and stem channels have no mask and are never removed. A block's last head or neuron stays (the walk
+     * skips it), as in every plan.
+     */
+    static Integer[] thresholdOrder(List<Group> groups, double[] scores) {
+        List<Integer> heads = new ArrayList<>();
+        List<Integer> neurons = new ArrayList<>();
+        for (int g = 0; g < groups.size(); g++) {
+            Group.Kind k = groups.get(g).kind();
+            if (k == Group.Kind.HEAD) {
+                heads.add(g);
+            } else if (k == Group.Kind.NEURON) {
+                neurons.add(g);
+            }
+        }
+        double[] quantile = new double[groups.size()];
+        for (List<Integer> type : List.of(heads, neurons)) {
+            type.sort(Comparator.<Integer>comparingDouble(g -> scores[g]).thenComparing(g -> g));
+            for (int r = 0; r < type.size(); r++) {
+                quantile[type.get(r)] = (r + 1.0) / type.size();
+            }
+        }
+        List<Integer> order = new ArrayList<>(heads);
+        order.addAll(neurons);
+        order.sort(Comparator.<Integer>comparingDouble(g -> quantile[g]).thenComparingDouble(g -> scores[g])
+                .thenComparing(g -> g));
+        return order.toArray(new Integer[0]);
     }
 
     /**

@@ -21,10 +21,11 @@ import java.nio.file.Path;
  * @param hessianProbes Hutchinson probes of the Hessian diagonal ({@code hessian} saliency; two gradient passes over
  *     the calibration set each)
  * @param capDamping CAP's damping lambda as a share of the mean diagonal of each layer-input Hessian
+ * @param masks the mask search of {@code vit-slim} and {@code x-pruner}
  */
 public record PruneSettings(Path dataDir, int calibrationImages, int validationImages, int trainImages, int epochs,
         int batchSize, double learningRate, double temperature, double distillWeight, int patience, long seed,
-        EngineKind engine, int hessianProbes, double capDamping) {
+        EngineKind engine, int hessianProbes, double capDamping, MaskSettings masks) {
     public static final int DEFAULT_HESSIAN_PROBES = 16;
 
     /** Checked up front, so a bad setting fails before minutes of saliency rather than at fine-tuning. */
@@ -43,6 +44,22 @@ public record PruneSettings(Path dataDir, int calibrationImages, int validationI
         if (engine == null) {
             engine = EngineKind.AUTO;
         }
+        if (masks == null) {
+            masks = MaskSettings.DEFAULTS;
+        }
+    }
+
+    /** With the default mask search. */
+    public PruneSettings(Path dataDir, int calibrationImages, int validationImages, int trainImages, int epochs,
+            int batchSize, double learningRate, double temperature, double distillWeight, int patience, long seed,
+            EngineKind engine, int hessianProbes, double capDamping) {
+        this(dataDir, calibrationImages, validationImages, trainImages, epochs, batchSize, learningRate, temperature,
+                distillWeight, patience, seed, engine, hessianProbes, capDamping, MaskSettings.DEFAULTS);
+    }
+
+    public PruneSettings withMasks(MaskSettings m) {
+        return new PruneSettings(dataDir, calibrationImages, validationImages, trainImages, epochs, batchSize,
+                learningRate, temperature, distillWeight, patience, seed, engine, hessianProbes, capDamping, m);
     }
 
     private static void require(boolean ok, String message) {
