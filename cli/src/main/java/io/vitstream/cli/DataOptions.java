@@ -8,18 +8,18 @@ import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /** Where labelled images come from: Fashion-MNIST (default) or an image folder. */
-final class DataOptions {
+public final class DataOptions {
     @Option(names = "--data-dir",
             defaultValue = "${env:VITSTREAM_DATA_DIR:-/usr/share/datasets/fashion-mnist}",
             description = "Fashion-MNIST directory with the gzip IDX files (default: ${DEFAULT-VALUE}; env VITSTREAM_DATA_DIR).")
-    Path dataDir;
+    public Path dataDir;
 
     @Option(names = "--image-folder",
             description = "Use a labelled image folder root/<class>/*.png|jpg instead of Fashion-MNIST (test split only).")
-    Path imageFolder;
+    public Path imageFolder;
 
     /** Fails fast, before any model is loaded, when the data source does not exist. */
-    void checkAvailable() {
+    public void checkAvailable() {
         Path dir = imageFolder != null ? imageFolder : dataDir;
         if (!java.nio.file.Files.isDirectory(dir)) {
             throw new io.vitstream.util.UserError(imageFolder != null ? "image folder not found: " + dir
@@ -28,7 +28,7 @@ final class DataOptions {
         }
     }
 
-    LabeledImages train() {
+    public LabeledImages train() {
         if (imageFolder != null) {
             throw new IllegalArgumentException("--image-folder is for evaluation; training uses --data-dir");
         }
@@ -36,10 +36,10 @@ final class DataOptions {
     }
 
     /** Training data and its validation split. */
-    record Split(LabeledImages all, LabeledImages train, LabeledImages validation) {}
+    public record Split(LabeledImages all, LabeledImages train, LabeledImages validation) {}
 
     /** The training split cut into training and validation images; see {@link DataSplit}. */
-    Split trainAndValidation(int valSize, Integer limit, long seed) {
+    public Split trainAndValidation(int valSize, Integer limit, long seed) {
         if (valSize < 0) {
             throw new io.vitstream.util.UserError("--val-size must be >= 0, got " + valSize);
         }
@@ -54,7 +54,7 @@ final class DataOptions {
         }
     }
 
-    LabeledImages test(int size) {
+    public LabeledImages test(int size) {
         return imageFolder != null ? ImageFolder.load(imageFolder, size) : FashionMnist.load(dataDir, FashionMnist.Split.TEST);
     }
 }

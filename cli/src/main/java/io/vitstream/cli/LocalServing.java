@@ -45,22 +45,22 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * published to {@code vit.models} and activated, one in-process worker with its HTTP endpoints, and on request the
  * controller ({@link #startController}).
  */
-final class LocalServing implements AutoCloseable {
+public final class LocalServing implements AutoCloseable {
     /** Name of the worker loop's thread. */
-    static final String WORKER_THREAD = "inference-local";
+    public static final String WORKER_THREAD = "inference-local";
     /** Group id prefix of {@link #consumer} readers; it also names their consumers' background threads. */
-    static final String READER_GROUP = "local-reader";
-    final KafkaBroker broker;
-    final InferenceWorker worker;
-    final HttpEndpoints http;
+    public static final String READER_GROUP = "local-reader";
+    public final KafkaBroker broker;
+    public final InferenceWorker worker;
+    public final HttpEndpoints http;
     /** The worker's meters (the benchmarks read its phase timers). */
-    final PrometheusMeterRegistry registry;
-    final String version;
+    public final PrometheusMeterRegistry registry;
+    public final String version;
     private final Path tmp;
     private final Thread loop;
     private Controller controller;
     /** The admin token of the controller started by {@link #startController}. */
-    String adminToken;
+    public String adminToken;
 
     private LocalServing(KafkaBroker broker, InferenceWorker worker, HttpEndpoints http,
             PrometheusMeterRegistry registry, String version, Path tmp, Thread loop) {
@@ -74,13 +74,13 @@ final class LocalServing implements AutoCloseable {
     }
 
     /** Starts everything; {@code onBroker} hears the bootstrap address as soon as the broker is up. */
-    static LocalServing start(Path model, double keepRatio, int batchMaxSize, java.util.function.Consumer<String> onBroker)
+    public static LocalServing start(Path model, double keepRatio, int batchMaxSize, java.util.function.Consumer<String> onBroker)
             throws IOException {
         return start(model, keepRatio, batchMaxSize, Map.of(), onBroker);
     }
 
     /** As above, with further worker settings ({@code teacher.model.dir} ...) over the defaults. */
-    static LocalServing start(Path model, double keepRatio, int batchMaxSize, Map<String, String> workerSettings,
+    public static LocalServing start(Path model, double keepRatio, int batchMaxSize, Map<String, String> workerSettings,
             java.util.function.Consumer<String> onBroker) throws IOException {
         Path tmp = Files.createTempDirectory("vitstream-local");
         KafkaBroker broker;
@@ -131,7 +131,7 @@ final class LocalServing implements AutoCloseable {
      * model was signed with (so re-pruned versions are signed alike), 1 s metrics slices, and {@code settings}
      * (controller settings such as {@code policy.*} and {@code prune.*}) on top.
      */
-    Controller startController(Map<String, String> settings) throws InterruptedException {
+    public Controller startController(Map<String, String> settings) throws InterruptedException {
         Map<String, String> s = new LinkedHashMap<>();
         s.put("bootstrap.servers", broker.bootstrapServers());
         s.put("admin.host", "127.0.0.1");
@@ -158,7 +158,7 @@ final class LocalServing implements AutoCloseable {
     }
 
     /** Waits until the worker has its model loaded and warm, or fails after {@code timeout}. */
-    void awaitReady(Duration timeout) throws InterruptedException {
+    public void awaitReady(Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!worker.ready()) {
             if (System.nanoTime() > deadline) {
@@ -169,7 +169,7 @@ final class LocalServing implements AutoCloseable {
     }
 
     /** Every image of {@code images} as PNG, in order: what the benchmarks' load generators send. */
-    static List<byte[]> pngs(io.vitstream.data.LabeledImages images) {
+    public static List<byte[]> pngs(io.vitstream.data.LabeledImages images) {
         List<byte[]> out = new java.util.ArrayList<>(images.count());
         for (int i = 0; i < images.count(); i++) {
             out.add(images.png(i));
@@ -178,7 +178,7 @@ final class LocalServing implements AutoCloseable {
     }
 
     /** Stops the controller started by {@link #startController}, if any. */
-    void stopController() {
+    public void stopController() {
         if (controller != null) {
             controller.close();
             controller = null;
@@ -186,11 +186,11 @@ final class LocalServing implements AutoCloseable {
     }
 
     /** Replaces what vit.control asks for (the worker applies it from its next batch). */
-    void setControl(ControlMessage control) {
+    public void setControl(ControlMessage control) {
         Publisher.setControl(broker.clientConfig(), control);
     }
 
-    void setKeepRatio(double ratio) throws InterruptedException {
+    public void setKeepRatio(double ratio) throws InterruptedException {
         Publisher.setControl(broker.clientConfig(), ControlMessage.active(version, ratio));
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (System.nanoTime() < deadline) {
@@ -202,7 +202,7 @@ final class LocalServing implements AutoCloseable {
         throw new UserError("the worker did not apply keep ratio " + ratio + " within 30 s");
     }
 
-    KafkaProducer<String, byte[]> producer() {
+    public KafkaProducer<String, byte[]> producer() {
         return producer(null);
     }
 
@@ -210,7 +210,7 @@ final class LocalServing implements AutoCloseable {
      * As above with a client id (null: Kafka's own, unique per producer), which names the producer's I/O thread
      * ("kafka-producer-network-thread | ID").
      */
-    KafkaProducer<String, byte[]> producer(String clientId) {
+    public KafkaProducer<String, byte[]> producer(String clientId) {
         Map<String, Object> p = new LinkedHashMap<>(broker.clientConfig());
         if (clientId != null) {
             p.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
@@ -220,12 +220,12 @@ final class LocalServing implements AutoCloseable {
     }
 
     /** A read_committed consumer of {@code topic} from the beginning, in a group of its own. */
-    KafkaConsumer<String, byte[]> consumer(String topic) {
+    public KafkaConsumer<String, byte[]> consumer(String topic) {
         return consumer(topic, Map.of());
     }
 
     /** As above with further consumer settings (fetch sizes ...). */
-    KafkaConsumer<String, byte[]> consumer(String topic, Map<String, Object> settings) {
+    public KafkaConsumer<String, byte[]> consumer(String topic, Map<String, Object> settings) {
         Map<String, Object> c = new LinkedHashMap<>(broker.clientConfig());
         c.putAll(settings);
         c.put(ConsumerConfig.GROUP_ID_CONFIG, READER_GROUP + "-" + topic + "-" + UUID.randomUUID());
@@ -238,7 +238,7 @@ final class LocalServing implements AutoCloseable {
     }
 
     /** Reads predictions until {@code expected} more arrived, or fails after {@code timeout}. */
-    static void collect(KafkaConsumer<String, byte[]> consumer, List<Prediction> into, int expected, Duration timeout) {
+    public static void collect(KafkaConsumer<String, byte[]> consumer, List<Prediction> into, int expected, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         int target = into.size() + expected;
         while (into.size() < target) {
@@ -252,7 +252,7 @@ final class LocalServing implements AutoCloseable {
         }
     }
 
-    static double quantile(double[] sorted, double q) {
+    public static double quantile(double[] sorted, double q) {
         return sorted.length == 0 ? Double.NaN
                 : sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
     }

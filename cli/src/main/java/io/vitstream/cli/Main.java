@@ -2,6 +2,7 @@ package io.vitstream.cli;
 
 import io.vitstream.util.UserError;
 import java.io.PrintWriter;
+import java.util.ServiceLoader;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -17,7 +18,6 @@ import picocli.CommandLine.Command;
             TrainSparseCommand.class,
             EvaluateCommand.class,
             ExportOnnxCommand.class,
-            BenchCommand.class,
             WorkerCommand.class, ControllerCommand.class, PruneCommand.class, ProduceCommand.class, PublishModelCommand.class, KeygenCommand.class, BrokerCommand.class,
             CommandLine.HelpCommand.class
         })
@@ -42,8 +42,15 @@ public final class Main implements Runnable {
         return cl.execute(args);
     }
 
-    static CommandLine commandLine() {
+    /** The launcher's command line: the CLI's own subcommands and every {@link CommandExtension} on the class path. */
+    public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
+        for (CommandExtension e : ServiceLoader.load(CommandExtension.class, Main.class.getClassLoader())) {
+            cl.addSubcommand(e.name(), e.command());
+        }
+        if (!cl.getSubcommands().containsKey("bench")) {
+            cl.addSubcommand("bench", new NoBenchmarks());
+        }
         cl.setExecutionExceptionHandler(Main::handle);
         cl.setParameterExceptionHandler(Main::handleParameter);
         // The descriptions are written as lines of up to about 110 characters; picocli's default of 80 re-wraps
@@ -55,6 +62,20 @@ public final class Main implements Runnable {
     @Override
     public void run() {
         spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** {@code bench} where the benchmarks module is not on the class path (the service image): one clear line. */
+    @Command(name = "bench", description = "Benchmarks: not in this build (they ship with the benchmarks module, which"
+            + " ./vitstream in a source checkout runs).")
+    static final class NoBenchmarks implements Runnable {
+        @CommandLine.Unmatched
+        java.util.List<String> ignored;
+
+        @Override
+        public void run() {
+            throw new UserError("the benchmarks are not in this build: run them from a source checkout with"
+                    + " ./vitstream bench (the benchmarks module); the service image ships without them");
+        }
     }
 
     /** User errors print one line and exit 2; anything else is a bug and keeps its stack trace (exit 1). */
@@ -79,7 +100,7 @@ public final class Main implements Runnable {
         return 2;
     }
 
-    static String oneLine(String s) {
+    public static String oneLine(String s) {
         if (s == null) {
             return "unknown error";
         }

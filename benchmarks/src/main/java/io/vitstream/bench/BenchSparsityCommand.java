@@ -1,6 +1,7 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.cli.DataOptions;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.engine.EngineKind;
 import io.vitstream.evaluation.Evaluator;

@@ -1,6 +1,9 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.cli.DataOptions;
+import io.vitstream.cli.EngineOption;
+import io.vitstream.cli.LocalServing;
 import io.vitstream.controller.Controller;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.kafka.ControlMessage;
@@ -31,9 +34,9 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code vitstream bench adapt}: effective accuracy under a load step, the measure that judges the two loops. One

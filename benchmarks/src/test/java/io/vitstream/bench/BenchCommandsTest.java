@@ -1,9 +1,11 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.cli.CliRun;
+import io.vitstream.cli.Main;
 import io.vitstream.data.FashionMnist;
 import io.vitstream.data.InputSpec;
 import io.vitstream.model.KeepPolicy;

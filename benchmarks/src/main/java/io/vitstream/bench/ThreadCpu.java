@@ -1,4 +1,4 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;

@@ -1,4 +1,4 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import java.awt.BasicStroke;
 import java.awt.Color;

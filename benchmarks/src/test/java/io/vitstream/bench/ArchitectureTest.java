@@ -1,4 +1,4 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The build's check on the layout: no package of any module's production code depends, through others, on itself.
- * The CLI's test class path holds every module, so one import sees them all.
+ * This module's test class path holds every module, so one import sees them all.
  */
 class ArchitectureTest {
     private static final JavaClasses PRODUCTION = new ClassFileImporter()
@@ -24,7 +24,7 @@ class ArchitectureTest {
     void everyModuleIsImported() {
         Set<String> packages = PRODUCTION.stream().map(c -> c.getPackageName()).collect(Collectors.toSet());
         assertThat(packages).contains("io.vitstream.model", "io.vitstream.sparsity", "io.vitstream.training",
-                "io.vitstream.serving", "io.vitstream.controller", "io.vitstream.controller.http", "io.vitstream.cli")
+                "io.vitstream.serving", "io.vitstream.controller", "io.vitstream.controller.http", "io.vitstream.cli", "io.vitstream.bench", "io.vitstream.testkit")
                 .doesNotContain("io.vitstream.testing");
     }
 

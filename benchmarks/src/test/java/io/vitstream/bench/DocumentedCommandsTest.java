@@ -1,7 +1,8 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.vitstream.cli.Main;
 import io.vitstream.testing.TestData;
 import java.io.IOException;
 import java.nio.file.Files;

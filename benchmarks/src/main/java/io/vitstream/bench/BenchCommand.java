@@ -1,4 +1,4 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine;
@@ -9,7 +9,7 @@ import picocli.CommandLine;
         subcommands = {BenchModelCommand.class, BenchSparsityCommand.class, BenchPruneCommand.class, BenchMethodsCommand.class,
                 BenchServeCommand.class,
                 BenchAdaptCommand.class, BenchSoakCommand.class})
-final class BenchCommand implements Runnable {
+public final class BenchCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 

@@ -1,6 +1,7 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.cli.DataOptions;
 import io.vitstream.controller.pruner.CapPruner;
 import io.vitstream.controller.pruner.MaskHeatMap;
 import io.vitstream.controller.pruner.MaskSettings;

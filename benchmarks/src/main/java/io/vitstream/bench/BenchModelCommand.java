@@ -1,8 +1,9 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import ai.djl.engine.Engine;
 import ai.onnxruntime.OrtEnvironment;
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.cli.DataOptions;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.engine.EngineKind;
 import io.vitstream.model.KeepPolicy;

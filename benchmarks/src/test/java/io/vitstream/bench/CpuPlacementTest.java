@@ -1,4 +1,4 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

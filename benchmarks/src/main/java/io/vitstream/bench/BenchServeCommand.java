@@ -1,8 +1,10 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.cli.DataOptions;
+import io.vitstream.cli.LocalServing;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.engine.EngineKind;
 import io.vitstream.kafka.Prediction;

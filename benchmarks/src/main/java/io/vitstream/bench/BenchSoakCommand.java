@@ -1,6 +1,9 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import io.vitstream.artifact.ModelArtifact;
+import io.vitstream.cli.DataOptions;
+import io.vitstream.cli.EngineOption;
+import io.vitstream.cli.LocalServing;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.kafka.ControlMessage;
 import io.vitstream.util.UserError;

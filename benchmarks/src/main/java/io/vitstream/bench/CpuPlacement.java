@@ -1,4 +1,4 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import io.vitstream.util.UserError;
 import java.io.IOException;

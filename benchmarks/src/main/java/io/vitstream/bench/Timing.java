@@ -1,4 +1,4 @@
-package io.vitstream.cli;
+package io.vitstream.bench;
 
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.data.InputSpec;
