@@ -278,12 +278,18 @@ public final class InferenceWorker implements Runnable, AutoCloseable {
         ConsumerRecords<String, byte[]> polled = consumer.poll(timeout);
         long now = System.nanoTime();
         metrics.phase(Phase.COLLECT, now - pollStart);
+        if (!polled.isEmpty()) {
+            lagKnown = false; // a fetch brought records: the lag behind them is new (a burst's first batch must see it)
+        }
         long lagNow = lag(now);
         keep.observe(now, collector.received() + lagNow, collector.waiting() + lagNow);
         return polled;
     }
 
-    /** The assigned partitions' lag as the consumer last saw it (no broker call), refreshed every 20 ms. */
+    /**
+     * The assigned partitions' lag as the consumer last saw it (no broker call), refreshed every 20 ms and after every
+     * poll that returned records.
+     */
     private long lag(long nowNanos) {
         if (!lagKnown || nowNanos - lagAtNanos >= LAG_REFRESH_NANOS) {
             lagKnown = true;
