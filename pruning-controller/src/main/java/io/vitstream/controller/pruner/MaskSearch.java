@@ -274,7 +274,11 @@ public final class MaskSearch {
                         v[j] = (float) (BETA2 * v[j] + (1 - BETA2) * gv[j] * gv[j]);
                         step[j] = (float) (learningRate * (m[j] / c1) / (Math.sqrt(v[j] / c2) + EPS));
                     }
-                    mask.subi(scope.create(step, mask.getShape()));
+                    // In place through a detached view (same storage): an in-place update of a leaf that needs its
+                    // gradient is refused whenever the thread's autograd mode is on, as an optimiser's no_grad step.
+                    NDArray data = mask.stopGradient();
+                    data.attach(scope);
+                    data.subi(scope.create(step, mask.getShape()));
                 }
             }
         }
