@@ -54,7 +54,7 @@ final class TransactionalCommitter implements AutoCloseable {
     /** Fences within {@link #FENCE_WINDOW_NANOS} after which the worker stops: another process holds its id. */
     static final int MAX_FENCES = 5;
     private static final long FENCE_WINDOW_NANOS = 60_000_000_000L;
-    /** commitTransaction() calls that time out (each after max.block.ms) before the producer is replaced. */
+    /** commitTransaction() (or a new producer's initTransactions()) calls that may time out before giving up. */
     private static final int COMMIT_TRIES = 3;
 
     private final Supplier<KafkaProducer<String, byte[]>> producers;
@@ -90,20 +90,9 @@ final class TransactionalCommitter implements AutoCloseable {
         this.metrics = metrics;
     }
 
-    /**
-     * Fences an earlier incarnation with the same transactional id and aborts its open transaction; retried while
-     * the transaction coordinator is unreachable (each try blocks up to {@code max.block.ms}).
-     */
+    /** Fences an earlier incarnation with the same transactional id and aborts its open transaction. */
     void initTransactions() {
-        while (true) {
-            try {
-                producer.initTransactions();
-                return;
-            } catch (TimeoutException e) {
-                log.warn("initTransactions timed out, the transaction coordinator is unreachable; trying again: {}",
-                        e.getMessage());
-            }
-        }
+        producer.initTransactions();
     }
 
     /**
@@ -279,7 +268,19 @@ final class TransactionalCommitter implements AutoCloseable {
             log.debug("closing the old producer: {}", e.toString());
         }
         producer = producers.get();
-        initTransactions();
+        // The coordinator may still be moving (a broker failing over): a few tries, each up to max.block.ms.
+        for (int attempt = 1; ; attempt++) {
+            try {
+                producer.initTransactions();
+                break;
+            } catch (TimeoutException e) {
+                if (attempt == COMMIT_TRIES) {
+                    throw e;
+                }
+                log.warn("initTransactions of the new producer timed out (try {} of {}); trying again: {}", attempt,
+                        COMMIT_TRIES, e.getMessage());
+            }
+        }
         discardUncommitted();
     }
 
