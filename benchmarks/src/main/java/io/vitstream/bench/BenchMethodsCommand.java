@@ -2,7 +2,8 @@ package io.vitstream.bench;
 
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.cli.DataOptions;
-import io.vitstream.controller.pruner.CapPruner;
+import io.vitstream.cli.SaliencyOptions;
+
 import io.vitstream.controller.pruner.MaskHeatMap;
 import io.vitstream.controller.pruner.MaskSettings;
 import io.vitstream.controller.pruner.PruneSettings;
@@ -83,30 +84,6 @@ final class BenchMethodsCommand implements Callable<Integer> {
             description = "Fine-tuning (and predictor re-fit) images per method (default: ${DEFAULT-VALUE}).")
     int limit;
 
-    @Option(names = "--hessian-probes", defaultValue = "" + PruneSettings.DEFAULT_HESSIAN_PROBES,
-            description = "Hutchinson probes of the Hessian diagonal (default: ${DEFAULT-VALUE}).")
-    int hessianProbes;
-
-    @Option(names = "--cap-damping", defaultValue = "" + CapPruner.DEFAULT_DAMPING,
-            description = "CAP's damping (default: ${DEFAULT-VALUE}).")
-    double capDamping;
-
-    @Option(names = "--mask-epochs", defaultValue = "" + MaskSettings.DEFAULT_EPOCHS,
-            description = "ViT-Slim / X-Pruner mask-search epochs (default: ${DEFAULT-VALUE}).")
-    int maskEpochs;
-
-    @Option(names = "--mask-images", defaultValue = "" + MaskSettings.DEFAULT_IMAGES,
-            description = "Mask-search images (default: ${DEFAULT-VALUE}).")
-    int maskImages;
-
-    @Option(names = "--mask-lr", defaultValue = "" + MaskSettings.DEFAULT_LEARNING_RATE,
-            description = "The masks' Adam learning rate (default: ${DEFAULT-VALUE}).")
-    double maskLr;
-
-    @Option(names = "--mask-l1-scale", defaultValue = "" + MaskSettings.DEFAULT_L1_SCALE,
-            description = "Factor on the scaled ViT-Slim L1 weights (default: ${DEFAULT-VALUE}).")
-    double maskL1Scale;
-
     @Option(names = "--val-size", defaultValue = "5000", description = "Validation images (default: ${DEFAULT-VALUE}).")
     int valSize;
 
@@ -129,6 +106,9 @@ final class BenchMethodsCommand implements Callable<Integer> {
     @Mixin
     DataOptions data;
 
+    @Mixin
+    SaliencyOptions saliencyOptions;
+
     /** One table row; NaN where a column does not apply (token rows are neither sliced nor fine-tuned). */
     private record Row(String kind, String method, double keepRatio, long flops, double valSliced, double testSliced,
             double validation, double test, Timing.Timed timed) {}
@@ -147,17 +127,7 @@ final class BenchMethodsCommand implements Callable<Integer> {
             throw new UserError("--batch, --seconds, --rounds, --calibration, --limit, --epochs and --val-size must be "
                     + "positive");
         }
-        List<Saliency.Method> methods = new ArrayList<>();
-        for (String m : structured) {
-            try {
-                Saliency.Method parsed = Saliency.Method.parse(m);
-                if (!methods.contains(parsed)) {
-                    methods.add(parsed);
-                }
-            } catch (IllegalArgumentException e) {
-                throw new UserError("--structured: " + e.getMessage());
-            }
-        }
+        List<Saliency.Method> methods = StructuredComparison.methods(structured, "--structured");
         List<KeepPolicy> policies = new ArrayList<>();
         for (double r : keepRatios) {
             for (String t : tokens) {
@@ -171,19 +141,15 @@ final class BenchMethodsCommand implements Callable<Integer> {
                 }
             }
         }
-        MaskSettings masks;
-        try {
-            masks = new MaskSettings(maskEpochs, maskImages, maskLr, maskL1Scale);
-        } catch (IllegalArgumentException e) {
-            throw new UserError("--mask-*: " + e.getMessage());
-        }
+        MaskSettings masks = saliencyOptions.checked();
         if (!Files.isDirectory(model)) {
             throw new UserError("model directory not found: " + model);
         }
         data.checkAvailable();
         PrintWriter out = spec.commandLine().getOut();
         PruneSettings settings = new PruneSettings(data.dataDir, calibration, valSize, limit, epochs, 128, 2e-4, 4.0,
-                0.7, epochs + 1, 42L, EngineKind.AUTO, hessianProbes, capDamping, masks);
+                0.7, epochs + 1, 42L, EngineKind.AUTO, saliencyOptions.hessianProbes,
+                saliencyOptions.capDamping, masks);
         LabeledImages validation = data.trainAndValidation(valSize, null, 42L).validation();
         Path work = Files.createTempDirectory("vitstream-bench-methods");
         List<ModelArtifact.Loaded> open = new ArrayList<>();

@@ -2,7 +2,8 @@ package io.vitstream.bench;
 
 import io.vitstream.artifact.ModelArtifact;
 import io.vitstream.cli.DataOptions;
-import io.vitstream.controller.pruner.CapPruner;
+import io.vitstream.cli.SaliencyOptions;
+
 import io.vitstream.controller.pruner.PruneSettings;
 import io.vitstream.controller.pruner.Saliency;
 import io.vitstream.data.LabeledImages;
@@ -17,7 +18,6 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -101,19 +101,14 @@ final class BenchPruneCommand implements Callable<Integer> {
             description = "Saliency measures compared in part 2 (default: ${DEFAULT-VALUE}).")
     List<String> compareSaliency;
 
-    @Option(names = "--hessian-probes", defaultValue = "" + PruneSettings.DEFAULT_HESSIAN_PROBES,
-            description = "Hutchinson probes of the Hessian diagonal (default: ${DEFAULT-VALUE}).")
-    int hessianProbes;
-
-    @Option(names = "--cap-damping", defaultValue = "" + CapPruner.DEFAULT_DAMPING,
-            description = "CAP's damping as a share of the mean layer-input Hessian diagonal (default: ${DEFAULT-VALUE}).")
-    double capDamping;
-
     @Option(names = "--plot", defaultValue = "bench-out/prune.png", description = "PNG plot path (default: ${DEFAULT-VALUE}).")
     Path plot;
 
     @Mixin
     DataOptions data;
+
+    @Mixin
+    SaliencyOptions saliencyOptions;
 
     @Option(names = "--streams", split = ",", defaultValue = "1,0",
             description = {"Stream configurations timed: N forward passes side by side, cores/N threads each; 0 is one",
@@ -132,23 +127,8 @@ final class BenchPruneCommand implements Callable<Integer> {
         if (!(compareRatio > 0 && compareRatio < 1)) {
             throw new UserError("--compare-ratio must be in (0, 1), got " + compareRatio);
         }
-        List<Saliency.Method> methods = new ArrayList<>();
-        for (String m : compareSaliency) {
-            try {
-                Saliency.Method parsed = Saliency.Method.parse(m);
-                if (!methods.contains(parsed)) {
-                    methods.add(parsed);
-                }
-            } catch (IllegalArgumentException e) {
-                throw new UserError("--compare-saliency: " + e.getMessage());
-            }
-        }
-        if (hessianProbes < 1) {
-            throw new UserError("--hessian-probes must be positive, got " + hessianProbes);
-        }
-        if (!(capDamping > 0 && capDamping <= 10)) {
-            throw new UserError("--cap-damping must be in (0, 10], got " + capDamping);
-        }
+        List<Saliency.Method> methods = StructuredComparison.methods(compareSaliency, "--compare-saliency");
+        saliencyOptions.checked(); // bad values end here, before part 1 runs
         List<Timing.Streams> configs = Timing.streams(streams);
         List<EngineKind> kinds = BenchEngines.parse(engine);
         KeepPolicy sparsePolicy = new KeepPolicy(keepRatio, KeepPolicy.Method.LEARNED, false);
@@ -281,8 +261,8 @@ final class BenchPruneCommand implements Callable<Integer> {
     /** Part 2: the measures at one budget; saliency estimated once, then plan, slice and fine-tune per measure. */
     private void compareSaliency(PrintWriter out, LabeledImages test, List<Saliency.Method> methods) throws Exception {
         PruneSettings settings = new PruneSettings(data.dataDir, calibration, 5000, compareLimit, compareEpochs, 128,
-                2e-4, 4.0, 0.7, compareEpochs + 1, 42L, io.vitstream.engine.EngineKind.AUTO, hessianProbes,
-                capDamping);
+                2e-4, 4.0, 0.7, compareEpochs + 1, 42L, io.vitstream.engine.EngineKind.AUTO,
+                saliencyOptions.hessianProbes, saliencyOptions.capDamping, saliencyOptions.checked());
         out.printf(Locale.ROOT, "%nSaliency comparison: %s pruned to %.0f%% of its FLOPs; %d calibration images; "
                 + "fine-tune %d epoch(s) on %d images%n", sparse, 100 * compareRatio, calibration, compareEpochs,
                 compareLimit);

@@ -12,6 +12,7 @@ import io.vitstream.controller.pruner.SaliencyScores;
 import io.vitstream.data.LabeledImages;
 import io.vitstream.evaluation.Evaluator;
 import io.vitstream.model.VitModel;
+import io.vitstream.util.UserError;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -69,5 +70,21 @@ final class StructuredComparison {
             }
         }
         return results;
+    }
+
+    /** The saliency methods {@code names} give, in order, once each; an unknown name is one line naming {@code option}. */
+    static List<Saliency.Method> methods(List<String> names, String option) {
+        List<Saliency.Method> methods = new ArrayList<>();
+        for (String m : names) {
+            try {
+                Saliency.Method parsed = Saliency.Method.parse(m);
+                if (!methods.contains(parsed)) {
+                    methods.add(parsed);
+                }
+            } catch (IllegalArgumentException e) {
+                throw new UserError(option + ": " + e.getMessage());
+            }
+        }
+        return methods;
     }
 }

@@ -2,7 +2,7 @@ package io.vitstream.cli;
 
 import io.vitstream.artifact.Manifest;
 import io.vitstream.artifact.ModelArtifact;
-import io.vitstream.controller.pruner.CapPruner;
+
 import io.vitstream.controller.pruner.MaskHeatMap;
 import io.vitstream.controller.pruner.MaskSettings;
 import io.vitstream.controller.pruner.PruneJob;
@@ -62,35 +62,8 @@ final class PruneCommand implements Callable<Integer> {
                     + "computed and recorded side by side, with the chosen one.")
     String saliency;
 
-    @Option(names = "--hessian-probes", defaultValue = "" + PruneSettings.DEFAULT_HESSIAN_PROBES,
-            description = "Hutchinson probes of the Hessian diagonal for --saliency hessian, two gradient passes over "
-                    + "the calibration images each (default: ${DEFAULT-VALUE}).")
-    int hessianProbes;
-
-    @Option(names = "--cap-damping", defaultValue = "" + CapPruner.DEFAULT_DAMPING,
-            description = "CAP's damping lambda as a share of the mean diagonal of each layer-input Hessian, for "
-                    + "--saliency cap (default: ${DEFAULT-VALUE}).")
-    double capDamping;
-
-    @Option(names = "--mask-epochs", defaultValue = "" + MaskSettings.DEFAULT_EPOCHS,
-            description = "Mask-search epochs for --saliency vit-slim|x-pruner (default: ${DEFAULT-VALUE}).")
-    int maskEpochs;
-
-    @Option(names = "--mask-images", defaultValue = "" + MaskSettings.DEFAULT_IMAGES,
-            description = "Mask-search images per epoch, from the fine-tuning part of the training split "
-                    + "(default: ${DEFAULT-VALUE}).")
-    int maskImages;
-
-    @Option(names = "--mask-lr", defaultValue = "" + MaskSettings.DEFAULT_LEARNING_RATE,
-            description = "The masks' own Adam learning rate (default: ${DEFAULT-VALUE}); ViT-Slim's weights train "
-                    + "at --lr.")
-    double maskLr;
-
-    @Option(names = "--mask-l1-scale", defaultValue = "" + MaskSettings.DEFAULT_L1_SCALE,
-            description = "Factor on the L1 weights: ViT-Slim's 2e-4 (attention) and 5e-5 (MLP) on DeiT-S, scaled "
-                    + "by DeiT-S's mask entries over this model's (1.6e-3 and 8e-4 on models/sparse) "
-                    + "(default: ${DEFAULT-VALUE}).")
-    double maskL1Scale;
+    @Mixin
+    SaliencyOptions saliencyOptions;
 
     @Option(names = "--epochs", defaultValue = "6",
             description = "Distillation fine-tuning epochs, 0 to only slice (default: ${DEFAULT-VALUE}).")
@@ -155,23 +128,12 @@ final class PruneCommand implements Callable<Integer> {
             throw new UserError("--epochs must be >= 0 and --calibration, --batch, --patience, --val-size, --limit "
                     + "positive");
         }
-        if (hessianProbes < 1) {
-            throw new UserError("--hessian-probes must be positive, got " + hessianProbes);
-        }
-        if (!(capDamping > 0 && capDamping <= 10)) {
-            throw new UserError("--cap-damping must be in (0, 10], got " + capDamping);
-        }
-        MaskSettings masks;
-        try {
-            masks = new MaskSettings(maskEpochs, maskImages, maskLr, maskL1Scale);
-        } catch (IllegalArgumentException e) {
-            throw new UserError("--mask-*: " + e.getMessage());
-        }
+        MaskSettings masks = saliencyOptions.checked();
         String id = version != null ? version : ModelArtifact.readManifest(model).version()
                 + String.format(Locale.ROOT, "-p%02d", Math.round(ratio * 100));
         PruneSettings settings = new PruneSettings(data.dataDir, calibration, valSize, limit == null ? 0 : limit,
-                epochs, batch, lr, temperature, distillWeight, patience, seed, engine.kind(), hessianProbes,
-                capDamping, masks);
+                epochs, batch, lr, temperature, distillWeight, patience, seed, engine.kind(),
+                saliencyOptions.hessianProbes, saliencyOptions.capDamping, masks);
         PruneRequest request = new PruneRequest(model, out, id, ratio, method, settings);
         PrintWriter err = spec.commandLine().getErr();
         String[] lastPhase = {""};

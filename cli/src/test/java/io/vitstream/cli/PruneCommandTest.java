@@ -65,19 +65,8 @@ class PruneCommandTest {
     @Test
     @SuppressWarnings("unchecked")
     void capSlicesWithCorrectedConsumingLayersAndHessianRanksByTheHutchinsonDiagonal() throws Exception {
-        Path parent = TestData.repoRoot().resolve("models/sparse");
-        Manifest pm = ModelArtifact.readManifest(parent);
         for (String saliency : List.of("cap", "hessian")) {
-            Path out = tmp.resolve(saliency);
-            CliRun r = CliRun.of("prune", "--model", parent.toString(), "--out", out.toString(), "--flops-ratio", "0.6",
-                    "--saliency", saliency, "--epochs", "0", "--val-size", "500", "--calibration", "32",
-                    "--hessian-probes", "2", "--model-version", "test-" + saliency, "--quiet", "--data-dir",
-                    TestData.fashionMnist().toString());
-            assertThat(r.code()).as(r.err()).isZero();
-            Manifest m = ModelArtifact.readManifest(out);
-            assertThat(m.flopsPerImage()).isLessThanOrEqualTo(Math.round(0.6 * pm.flopsPerImage()));
-            Map<String, Object> pruning = (Map<String, Object>) m.training().get("pruning");
-            assertThat(pruning.get("saliency")).isEqualTo(saliency);
+            Manifest m = pruneSparse(saliency, "--calibration", "32", "--hessian-probes", "2");
             // Sliced only, no fine-tune: still far above chance (0.1).
             assertThat((Double) m.training().get("validation_accuracy_before_fine_tune")).isGreaterThan(0.3);
             Map<String, Object> sideBySide = (Map<String, Object>) m.training().get("saliency_side_by_side");
@@ -91,35 +80,44 @@ class PruneCommandTest {
                 Map<String, Object> hessian = (Map<String, Object>) m.training().get("hessian_diagonal");
                 assertThat(hessian).containsEntry("probes", 2);
             }
-            try (ModelArtifact.Loaded loaded = ModelArtifact.load(out)) {
-                assertThat(loaded.model().config()).isEqualTo(m.architecture());
-            }
         }
     }
 
     @Test
     @SuppressWarnings("unchecked")
     void maskMethodsRecordTheirSearchAndXPrunerWritesItsHeatMap() throws Exception {
-        Path parent = TestData.repoRoot().resolve("models/sparse");
-        Manifest pm = ModelArtifact.readManifest(parent);
         for (String saliency : List.of("vit-slim", "x-pruner")) {
+            Manifest m = pruneSparse(saliency, "--calibration", "8", "--mask-images", "128");
             Path out = tmp.resolve(saliency);
-            CliRun r = CliRun.of("prune", "--model", parent.toString(), "--out", out.toString(), "--flops-ratio", "0.6",
-                    "--saliency", saliency, "--epochs", "0", "--val-size", "500", "--calibration", "8",
-                    "--mask-images", "128", "--model-version", "test-" + saliency, "--quiet", "--data-dir",
-                    TestData.fashionMnist().toString());
-            assertThat(r.code()).as(r.err()).isZero();
-            Manifest m = ModelArtifact.readManifest(out);
-            assertThat(m.flopsPerImage()).isLessThanOrEqualTo(Math.round(0.6 * pm.flopsPerImage()));
-            Map<String, Object> pruning = (Map<String, Object>) m.training().get("pruning");
-            assertThat(pruning.get("saliency")).isEqualTo(saliency);
             Map<String, Object> search = (Map<String, Object>) m.training().get("mask_search");
             assertThat(search).containsEntry("method", saliency).containsEntry("images", 128);
             assertThat((Double) search.get("mask_mean_mlp")).as("masks moved from 1").isNotEqualTo(1.0);
             assertThat(Files.exists(out.resolve("x-pruner-masks.png"))).isEqualTo(saliency.equals("x-pruner"));
-            try (ModelArtifact.Loaded loaded = ModelArtifact.load(out)) {
-                assertThat(loaded.model().config()).isEqualTo(m.architecture());
-            }
         }
+    }
+
+    /**
+     * {@code models/sparse} pruned to 60% of its FLOPs by {@code saliency} into {@code tmp/<saliency>}, sliced only:
+     * the run succeeds, meets the budget, records the measure and loads as its own architecture.
+     */
+    @SuppressWarnings("unchecked")
+    private Manifest pruneSparse(String saliency, String... extra) throws Exception {
+        Path parent = TestData.repoRoot().resolve("models/sparse");
+        Manifest pm = ModelArtifact.readManifest(parent);
+        Path out = tmp.resolve(saliency);
+        List<String> args = new java.util.ArrayList<>(List.of("prune", "--model", parent.toString(), "--out",
+                out.toString(), "--flops-ratio", "0.6", "--saliency", saliency, "--epochs", "0", "--val-size", "500",
+                "--model-version", "test-" + saliency, "--quiet", "--data-dir", TestData.fashionMnist().toString()));
+        args.addAll(List.of(extra));
+        CliRun r = CliRun.of(args.toArray(String[]::new));
+        assertThat(r.code()).as(r.err()).isZero();
+        Manifest m = ModelArtifact.readManifest(out);
+        assertThat(m.flopsPerImage()).isLessThanOrEqualTo(Math.round(0.6 * pm.flopsPerImage()));
+        Map<String, Object> pruning = (Map<String, Object>) m.training().get("pruning");
+        assertThat(pruning.get("saliency")).isEqualTo(saliency);
+        try (ModelArtifact.Loaded loaded = ModelArtifact.load(out)) {
+            assertThat(loaded.model().config()).isEqualTo(m.architecture());
+        }
+        return m;
     }
 }
